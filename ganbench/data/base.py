@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ganbench.errors import ConfigError, DataError
+from ganbench.errors import DataError
 from ganbench.io import atomic_open
+from ganbench.options import resolve_options
 from ganbench.registry import Registry
 
 DATASETS: Registry[type["DatasetBuilder"]] = Registry("dataset")
@@ -62,12 +63,7 @@ class DatasetBuilder(ABC):
 
     def __init__(self, name: str, options: dict[str, Any] | None = None):
         self.name = name
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "(none)"
-            raise ConfigError(f"datasets.{name}.{unknown[0]}: unknown option for dataset {name!r}; known: {known}")
-        self.options = {**self.defaults, **options}
+        self.options = resolve_options(self.defaults, options, f"datasets.{name}")
 
     @abstractmethod
     def build(self, cache_dir: Path) -> Prepared:

@@ -1,0 +1,10 @@
+# The two entry points of the README. Both set up .venv first (scripts/setup.sh; cheap when up to date).
+.PHONY: benchmark test setup
+
+benchmark:
+	scripts/setup.sh
+	.venv/bin/snakemake --cores all --profile workflow/profiles/default
+
+test:
+	scripts/setup.sh test
+	.venv/bin/python -m pytest -q

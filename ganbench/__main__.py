@@ -1,0 +1,5 @@
+import sys
+
+from ganbench.cli import main
+
+sys.exit(main())

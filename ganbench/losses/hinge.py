@@ -1,0 +1,18 @@
+"""Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises relu(1 − D(x)) + relu(1 + D(G(z)))."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from ganbench.losses.base import LOSSES, GANLoss
+
+
+@LOSSES.register("hinge")
+class Hinge(GANLoss):
+    citation = "Lim & Ye, Geometric GAN (2017); Miyato et al., Spectral Normalization (ICLR 2018)"
+
+    def d_loss(self, real_logits, fake_logits):
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+    def g_loss(self, fake_logits):
+        return -fake_logits.mean()

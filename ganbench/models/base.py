@@ -1,0 +1,77 @@
+"""The architecture interface: a registered family builds a generator and a discriminator for a data shape."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganbench.options import resolve_options
+from ganbench.registry import Registry
+
+ARCHITECTURES: Registry[type["Architecture"]] = Registry("architecture")
+
+
+class Architecture(ABC):
+    """A (generator, discriminator) family.
+
+    ``shape`` is one sample's shape ((C, H, W) or (D,)); ``kind`` is "image" or "points"; ``num_classes`` > 0 makes
+    conditional models possible (architectures that support it read ``conditional`` from their options).
+    The discriminator returns one logit per input: a tensor of shape (N,).
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = ("image", "points")
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, shape: tuple[int, ...], kind: str, z_dim: int, num_classes: int, options: dict | None, key: str):
+        self.shape = tuple(shape)
+        self.kind = kind
+        self.z_dim = z_dim
+        self.num_classes = num_classes
+        self.options = resolve_options(self.defaults, options, key)
+
+    @classmethod
+    def supports(cls, kind: str, shape: tuple[int, ...]) -> str | None:
+        """None when this family can model data of this kind and shape, else the reason it cannot."""
+        if kind not in cls.kinds:
+            return f"handles {' or '.join(cls.kinds)} data, not {kind}"
+        return None
+
+    @abstractmethod
+    def generator(self) -> nn.Module: ...
+
+    @abstractmethod
+    def discriminator(self) -> nn.Module: ...
+
+    @property
+    def out_dim(self) -> int:
+        return math.prod(self.shape)
+
+
+def output_activation(kind: str) -> nn.Module:
+    """Images live in [-1, 1] (Tanh, as in the lecture's generator); points are unbounded."""
+    return nn.Tanh() if kind == "image" else nn.Identity()
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """Radford et al.: conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class Reshape(nn.Module):
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], *self.shape)

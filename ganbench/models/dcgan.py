@@ -1,0 +1,68 @@
+"""DCGAN (Radford et al. 2016) for 28×28, 32×32 and 64×64 images.
+
+No pooling: the generator upsamples with stride-2 transposed convolutions, the discriminator downsamples with
+stride-2 convolutions. BatchNorm in both (not on G's output nor D's input), ReLU in G, LeakyReLU(0.2) in D,
+Tanh output. 28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganbench.models.base import ARCHITECTURES, Architecture, Reshape, init_dcgan_weights
+
+_START = {28: 7, 32: 4, 64: 4}
+
+
+@ARCHITECTURES.register("dcgan")
+class DCGAN(Architecture):
+    kinds = ("image",)
+    defaults = {"width": 64, "batchnorm_g": True, "batchnorm_d": True}
+
+    @classmethod
+    def supports(cls, kind, shape):
+        reason = super().supports(kind, shape)
+        if reason is None and (shape[1] != shape[2] or shape[1] not in _START):
+            reason = f"needs square 28, 32 or 64 pixel images, not {shape[1]}×{shape[2]}"
+        return reason
+
+    def _plan(self) -> tuple[int, list[int]]:
+        size = self.shape[1]
+        start = _START[size]
+        ups = (size // start).bit_length() - 1
+        width = int(self.options["width"])
+        channels = [width * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. [4w, 2w, w] for 64×64... widest first
+        return start, channels
+
+    def generator(self) -> nn.Module:
+        start, channels = self._plan()
+        bn = self.options["batchnorm_g"]
+        layers: list[nn.Module] = [nn.Linear(self.z_dim, channels[0] * start * start, bias=not bn),
+                                   Reshape(channels[0], start, start)]
+        if bn:
+            layers.append(nn.BatchNorm2d(channels[0]))
+        layers.append(nn.ReLU())
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.ReLU())
+        layers += [nn.ConvTranspose2d(channels[-1], self.shape[0], 4, 2, 1), nn.Tanh()]
+        net = nn.Sequential(*layers)
+        init_dcgan_weights(net)
+        return net
+
+    def discriminator(self) -> nn.Module:
+        start, channels = self._plan()
+        bn = self.options["batchnorm_d"]
+        rev = channels[::-1]  # narrowest first
+        layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for c_in, c_out in zip(rev, rev[1:]):
+            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2))
+        layers += [nn.Flatten(), nn.Linear(rev[-1] * start * start, 1), nn.Flatten(0)]
+        net = nn.Sequential(*layers)
+        init_dcgan_weights(net)
+        return net

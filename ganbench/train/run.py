@@ -1,0 +1,89 @@
+"""One benchmark run, (dataset, variant, seed) → a folder of outputs. Used by ``ganbench train`` and the DAG.
+
+Outputs in ``out_dir``: ``generator.pt`` (weights of the network to sample from), ``samples.png`` (a fixed-noise
+grid, or a scatter over the mixture for 2-D data), ``log.csv`` (per-window losses, D(x), D(G(z)), critic gap),
+``snapshots/`` (generator weights along training, for FID over training) and, written last, ``train.json``
+(status, steps, timings, device, the settings as run). ``ckpt/`` holds resumable checkpoints and is not an output:
+Snakemake must not delete it when it reruns an interrupted job.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.data import Prepared, load_prepared
+from ganbench.device import configure_threads, describe, pick_device
+from ganbench.io import torch_save, write_json
+from ganbench.train.gan import GAN
+from ganbench.train.trainer import Trainer
+
+SAMPLE_SEED = 1234  # fixed noise for sample grids: the same z for every variant and seed
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_gan(settings: dict[str, Any], data: Prepared, device: torch.device) -> GAN:
+    return GAN(settings, data.shape, data.kind, data.num_classes, device)
+
+
+def fixed_noise(n: int, z_dim: int, device: torch.device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(SAMPLE_SEED)
+    return torch.randn(n, z_dim, generator=gen).to(device)
+
+
+def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Path, seed: int,
+              runtime: dict[str, Any] | None = None, threads: int | None = None,
+              progress: bool | None = None) -> dict[str, Any]:
+    runtime = {"device": "auto", "deterministic": False, **(runtime or {})}
+    out = Path(out_dir)
+    start = time.perf_counter()
+    threads = configure_threads(threads or runtime.get("threads"))
+    device = pick_device(runtime["device"])
+    if runtime["deterministic"]:
+        torch.use_deterministic_algorithms(True)
+    data = load_prepared(data_path)
+    seed_everything(seed)
+    gan = build_gan(settings, data, device)
+    trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
+                      log_every=int(settings["log_every"]), checkpoint_every=int(settings["checkpoint_every"]),
+                      snapshots=int(settings["snapshots"]), progress=progress)
+    setup = time.perf_counter() - start
+    result = trainer.fit()
+    torch_save(gan.sampler().state_dict(), out / "generator.pt")
+    save_samples(gan, data, out / "samples.png")
+    result.update({
+        "seed": seed,
+        "device": describe(device),
+        "threads": threads,
+        "setup_seconds": setup,
+        "total_seconds": time.perf_counter() - start,
+        "settings": settings,
+        "data": {k: data.meta[k] for k in ("name", "kind", "shape", "num_classes")},
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    })
+    write_json(out / "train.json", result)
+    return result
+
+
+@torch.no_grad()
+def save_samples(gan: GAN, data: Prepared, path: Path, n: int = 64) -> None:
+    from ganbench.plots import save_image_grid, save_points
+
+    net = gan.sampler().eval()
+    fake = net(fixed_noise(n if data.kind == "image" else 2000, gan.z_dim, gan.device)).float().cpu()
+    if data.kind == "image":
+        save_image_grid(fake, path)
+    else:
+        save_points(fake.numpy(), np.asarray(data.meta.get("centers", [])), path)

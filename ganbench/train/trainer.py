@@ -1,0 +1,137 @@
+"""The generic training loop: data feeding, logging, checkpoints, divergence, timing. Knows nothing of losses.
+
+The dataset lives on the device as one tensor; batches are random index draws, so there is no DataLoader and no
+per-batch host work. Statistics stay on the device and are synced once every ``log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ganbench.io import atomic_open, torch_save, write_json
+from ganbench.train import checkpoint
+from ganbench.train.gan import GAN, STAT_NAMES
+
+LOG_COLUMNS = ("step", *STAT_NAMES, "seconds")
+EXPLODED = 1e6  # a weight whose magnitude passes this counts as diverged
+
+
+def to_model_space(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images → float in [-1, 1]; float points unchanged."""
+    return x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x.float()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+class Diverged(Exception):
+    pass
+
+
+class Trainer:
+    def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
+                 checkpoint_every: int, snapshots: int = 1, progress: bool | None = None):
+        self.gan = gan
+        self.data = to_model_space(data).to(gan.device)
+        self.out = Path(out_dir)
+        self.steps = steps
+        self.log_every = log_every
+        self.checkpoint_every = checkpoint_every
+        self.snapshot_steps = sorted({max(1, round(steps * (i + 1) / snapshots)) for i in range(snapshots)})
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.rows: list[dict[str, float]] = []
+        self.elapsed = 0.0  # seconds spent in training steps, summed over resumed segments
+        self.resumed_from = 0
+
+    # ------------------------------------------------------------------ pieces
+    def next_real(self) -> torch.Tensor:
+        idx = torch.randint(0, self.data.shape[0], (self.gan.batch_size,), device=self.data.device)
+        return self.data[idx]
+
+    def _flush(self, pending: list[dict[str, torch.Tensor]], first_step: int) -> None:
+        stacked = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in pending]).mean(0)
+        values = stacked.tolist()  # the one host sync per log window
+        row = {"step": first_step + len(pending), **dict(zip(STAT_NAMES, values)), "seconds": self.elapsed}
+        self.rows.append(row)
+        if not all(math.isfinite(v) for v in values):
+            raise Diverged(f"non-finite loss at step {row['step']}")
+        biggest = max(p.detach().abs().max() for p in self.gan.G.parameters())
+        biggest = max(biggest, max(p.detach().abs().max() for p in self.gan.D.parameters()))
+        if not torch.isfinite(biggest) or biggest > EXPLODED:
+            raise Diverged(f"weights exploded (max |w| = {float(biggest):.3g}) at step {row['step']}")
+
+    def _write_log(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        with atomic_open(self.out / "log.csv", "w") as handle:
+            handle.write(buf.getvalue())
+
+    def _checkpoint(self) -> None:
+        self._write_log()
+        checkpoint.save(self.out / "ckpt", self.gan.step,
+                        {"gan": self.gan.state_dict(), "elapsed": self.elapsed, "rows": len(self.rows)})
+
+    def _resume(self) -> None:
+        state = checkpoint.load_latest(self.out / "ckpt", self.gan.device)
+        if state is None:
+            return
+        self.gan.load_state_dict(state["gan"])
+        checkpoint.set_rng_state(state["rng"])
+        self.elapsed = float(state["elapsed"])
+        self.resumed_from = self.gan.step
+        if (self.out / "log.csv").exists():
+            with open(self.out / "log.csv") as handle:
+                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
+            self.rows = [r for r in rows if r["step"] <= self.gan.step][: int(state["rows"])]
+
+    def _snapshot(self) -> None:
+        torch_save(self.gan.sampler().state_dict(), self.out / "snapshots" / f"step{self.gan.step:08d}.pt")
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> dict[str, Any]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._resume()
+        status, message = "ok", ""
+        pending: list[dict[str, torch.Tensor]] = []
+        window_start = self.gan.step
+        bar = tqdm(total=self.steps, initial=self.gan.step, disable=not self.progress, unit="step", leave=False)
+        try:
+            while self.gan.step < self.steps:
+                t0 = time.perf_counter()
+                pending.append(self.gan.train_step(self.next_real))
+                step = self.gan.step
+                if step % self.log_every == 0 or step == self.steps:
+                    self._flush(pending, window_start)
+                    bar.update(len(pending))
+                    pending, window_start = [], step
+                self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
+                if step in self.snapshot_steps:
+                    self._snapshot()
+                if step % self.checkpoint_every == 0 and step < self.steps:
+                    self._checkpoint()
+        except Diverged as exc:
+            status, message = "diverged", str(exc)
+        finally:
+            bar.close()
+        self._write_log()
+        images = self.gan.step * self.gan.batch_size * self.gan.d_steps  # real images D has seen
+        return {
+            "status": status,
+            "message": message,
+            "steps": self.gan.step,
+            "train_seconds": self.elapsed,
+            "images_per_second": images / max(self.elapsed, 1e-9),
+            "resumed_from": self.resumed_from,
+        }

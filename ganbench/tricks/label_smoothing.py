@@ -1,0 +1,25 @@
+"""One-sided label smoothing (Salimans et al. 2016): the real target becomes e.g. 0.9, the fake one stays 0."""
+
+from __future__ import annotations
+
+from ganbench.errors import ConfigError
+from ganbench.losses import LOSSES
+from ganbench.tricks.base import TRICKS, Trick
+
+
+@TRICKS.register("label_smoothing")
+class LabelSmoothing(Trick):
+    defaults = {"real_target": 0.9}
+    citation = "Salimans et al., Improved Techniques for Training GANs (NeurIPS 2016), Sec. 3.4"
+
+    @classmethod
+    def validate(cls, settings, key):
+        loss = settings["loss"]["name"]
+        if not LOSSES.get(loss).uses_real_target:
+            raise ConfigError(f"{key}: label smoothing needs a loss with a real target (minimax, nonsaturating, "
+                              f"lsgan), not {loss!r}")
+
+    def on_loss(self, loss):
+        if not 0.0 < self.options["real_target"] <= 1.0:
+            raise ConfigError(f"{self.key}.real_target: expected a number in (0, 1], got {self.options['real_target']}")
+        loss.real_target = float(self.options["real_target"])

@@ -1,0 +1,77 @@
+# Stage 3: per image dataset a domain classifier and the real-data features (once), then every run's metrics.
+
+
+rule train_classifier:
+    input:
+        data=f"{RESULTS}/data/{{dataset}}.npz",
+    output:
+        model=f"{RESULTS}/classifier/{{dataset}}/model.pt",
+        info=f"{RESULTS}/classifier/{{dataset}}/info.json",
+    params:
+        config=CONFIG_FILE,
+        fingerprint=lambda w: fingerprint(CFG.evaluation["classifier"]),
+    log:
+        f"{RESULTS}/logs/classifier/{{dataset}}.log",
+    threads: 2
+    shell:
+        "{GANBENCH} train-classifier --config {params.config} --data {input.data} --out {output.model} "
+        "--info {output.info} --threads {threads} > {log} 2>&1"
+
+
+rule real_features:
+    input:
+        data=f"{RESULTS}/data/{{dataset}}.npz",
+        classifier=f"{RESULTS}/classifier/{{dataset}}/model.pt",
+    output:
+        features=f"{RESULTS}/features/{{dataset}}/real.pt",
+        floor=f"{RESULTS}/features/{{dataset}}/floor.json",
+    params:
+        config=CONFIG_FILE,
+        fingerprint=lambda w: fingerprint(CFG.evaluation),
+    log:
+        f"{RESULTS}/logs/features/{{dataset}}.log",
+    threads: 1
+    shell:
+        "{GANBENCH} real-features --config {params.config} --data {input.data} --classifier {input.classifier} "
+        "--out {output.features} --floor {output.floor} --threads {threads} > {log} 2>&1"
+
+
+def evaluate_inputs(w):
+    inputs = {
+        "data": f"{RESULTS}/data/{w.dataset}.npz",
+        "train": f"{run_dir(w)}/train.json",
+        "generator": f"{run_dir(w)}/generator.pt",
+    }
+    if w.dataset in IMAGE_DATASETS:
+        inputs["features"] = f"{RESULTS}/features/{w.dataset}/real.pt"
+        inputs["classifier"] = f"{RESULTS}/classifier/{w.dataset}/model.pt"
+    return inputs
+
+
+def image_args(w, input):
+    if w.dataset not in IMAGE_DATASETS:
+        return ""
+    return f"--real-features {input.features} --classifier {input.classifier}"
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/metrics.json",
+    params:
+        config=CONFIG_FILE,
+        run_dir=run_dir,
+        image_args=image_args,
+        fingerprint=lambda w: fingerprint(CFG.evaluation),
+    log:
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{GANBENCH} evaluate --config {params.config} --run-dir {params.run_dir} --data {input.data} "
+        "{params.image_args} --out {output} --dataset {wildcards.dataset} --variant {wildcards.variant} "
+        "--seed {wildcards.seed} --threads {threads} > {log} 2>&1"
