@@ -93,7 +93,7 @@ class Trainer:
         self.resumed_from = self.gan.step
         if (self.out / "log.csv").exists():
             with open(self.out / "log.csv") as handle:
-                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
+                rows = [{k: int(v) if k == "step" else float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
             self.rows = [r for r in rows if r["step"] <= self.gan.step][: int(state["rows"])]
 
     def _snapshot(self) -> None:

@@ -1,0 +1,100 @@
+"""Invalid configs fail before any job starts, with a message that names the key and the expected form."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO, env_with_venv, snakemake_cmd
+from ganbench.config import Config, merge
+from ganbench.errors import ConfigError
+
+BASE = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
+
+
+def with_change(path: str, value):
+    """Copy of the tiny config with one key set; path like 'variants.0.loss' ('-' deletes the key)."""
+    cfg = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = cfg
+    for p in parents:
+        node = node[int(p)] if p.isdigit() else node.setdefault(p, {})
+    key = int(last) if last.isdigit() else last
+    if value == "-":
+        del node[key]
+    else:
+        node[key] = value
+    return cfg
+
+
+BAD = [
+    ("unknown variant key", with_change("variants.0.learning_rate", 0.1), "variants[0]", "learning_rate"),
+    ("unknown loss", with_change("variants.0.loss", "wasserstien"), "variants[0].loss.name", "wgan-gp"),
+    ("unknown architecture", with_change("defaults.architecture", {"name": "resnet9000"}),
+     "architecture.name", "dcgan"),
+    ("unknown trick", with_change("variants.1.tricks", {"labelsmoothing": True}), "variants[1].tricks.labelsmoothing",
+     "label_smoothing"),
+    ("unknown dataset", with_change("datasets.cifar100", {}), "datasets.cifar100", "fashion_mnist"),
+    ("wrong type", with_change("defaults.steps", "many"), "defaults.steps", "integer"),
+    ("negative learning rate", with_change("variants.0.optimizer", {"lr_d": -1e-4}), "variants[0].optimizer.lr_d",
+     "minimum"),
+    ("zero steps", with_change("variants.1.steps", 0), "variants[1].steps", "minimum"),
+    ("empty seeds", with_change("seeds", []), "seeds", "non-empty"),
+    ("duplicate variant names", with_change("variants.1.name", "minimax"), "variants[1].name", "duplicate"),
+    ("weight clipping without a Wasserstein loss", with_change("variants.0.tricks", {"weight_clip": {"clip": 0.01}}),
+     "variants[0].tricks.weight_clip", "wgan"),
+    ("unknown architecture option", with_change("defaults.architecture", {"name": "mlp", "hiden": 3}),
+     "architecture.hiden", "hidden"),
+    ("unknown dataset option", with_change("datasets.ring8", {"n_trian": 5}), "datasets.ring8.n_trian", "n_train"),
+    ("label smoothing on a hinge loss", with_change("variants.1",
+                                                    {"name": "h", "loss": "hinge", "tricks": {"label_smoothing": True}}),
+     "variants[1].tricks.label_smoothing", "real target"),
+    ("missing variants", with_change("variants", "-"), "(top level)", "variants"),
+    ("bad variant name", with_change("variants.0.name", "a/b"), "variants[0].name", "does not match"),
+]
+
+
+@pytest.mark.parametrize("what,raw,key,hint", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_names_the_key(what, raw, key, hint):
+    with pytest.raises(ConfigError) as err:
+        Config(raw)
+    message = str(err.value)
+    assert key in message, message
+    assert hint in message, message
+
+
+def test_tiny_and_shipped_configs_are_valid():
+    for path in [REPO / "tests/configs/tiny.yaml", *sorted((REPO / "config").glob("*.yaml"))]:
+        config = Config.load(path)
+        assert list(config.runs()), path
+
+
+def test_merge_replaces_component_when_name_changes():
+    base = {"architecture": {"name": "mlp", "hidden": 64}, "tricks": {"label_smoothing": True}}
+    out = merge(base, {"architecture": {"name": "dcgan"}, "tricks": {"label_smoothing": None}})
+    assert out["architecture"] == {"name": "dcgan"}
+    assert out["tricks"] == {}
+    same = merge(base, {"architecture": {"name": "mlp", "layers": 3}})
+    assert same["architecture"] == {"name": "mlp", "hidden": 64, "layers": 3}
+
+
+def test_snakemake_refuses_bad_config_before_any_job(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(with_change("variants.0.loss", "wasserstien")))
+    proc = subprocess.run(snakemake_cmd("--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "1"),
+                          capture_output=True, text=True, env=env_with_venv(), timeout=300)
+    assert proc.returncode != 0
+    assert "variants[0].loss.name" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results" / "data").exists()
+
+
+def test_snakemake_schema_rejects_unknown_key(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(with_change("variants.0.learning_rate", 0.1)))
+    proc = subprocess.run(snakemake_cmd("--directory", str(tmp_path), "--configfile", str(cfg), "-n"),
+                          capture_output=True, text=True, env=env_with_venv(), timeout=300)
+    assert proc.returncode != 0
+    assert "learning_rate" in proc.stdout + proc.stderr

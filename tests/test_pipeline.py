@@ -1,0 +1,114 @@
+"""The whole DAG for real: Snakemake on the tiny config, the plan of the default config, and resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, env_with_venv, snakemake_cmd
+from ganbench.config import Config
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("tiny")
+    proc = subprocess.run(
+        snakemake_cmd("--directory", str(work), "--configfile", str(REPO / "tests/configs/tiny.yaml"),
+                      "--cores", "2", "--keep-going"),
+        capture_output=True, text=True, env=env_with_venv(), timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work
+
+
+def test_every_run_has_finite_metrics_and_the_report_exists(tiny_run):
+    config = Config.load(REPO / "tests/configs/tiny.yaml")
+    table = pd.read_csv(tiny_run / "results/metrics.csv")
+    expected = {(r.dataset, r.variant, r.seed) for r in config.runs()}
+    assert set(zip(table["dataset"], table["variant"], table["seed"])) == expected
+    assert (table["status"] == "ok").all()
+    per_kind = {"image": ["fid", "fid_best", "kid", "is", "precision", "recall", "classes_covered"],
+                "points": ["modes", "hq_percent"]}
+    for row in table.to_dict("records"):
+        for metric in per_kind[row["kind"]] + ["train_seconds", "images_per_second", "eval_seconds"]:
+            assert math.isfinite(row[metric]), (row["dataset"], row["variant"], metric)
+    html = (tiny_run / "results/report/index.html").read_text()
+    assert "A  minimax" in html and "B  non-saturating" in html
+    for metric in ("fid", "modes"):
+        assert f'data-metric="{metric}"' in html
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert images and all((tiny_run / "results/report" / src).is_file() for src in images)
+    classifier = json.loads((tiny_run / "results/classifier/fashion_mnist/info.json").read_text())
+    assert classifier["test_accuracy"] > 0.5
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    proc = subprocess.run(
+        snakemake_cmd("--directory", str(tiny_run), "--configfile", str(REPO / "tests/configs/tiny.yaml"), "-n"),
+        capture_output=True, text=True, env=env_with_venv(), timeout=300)
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def planned_jobs(configfile: Path, workdir: Path) -> dict[str, int]:
+    proc = subprocess.run(snakemake_cmd("--directory", str(workdir), "--configfile", str(configfile), "-n"),
+                          capture_output=True, text=True, env=env_with_venv(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = {}
+    for line in (proc.stdout + proc.stderr).splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
+def test_dry_run_plans_one_train_job_per_run(name, tmp_path):
+    config = Config.load(REPO / "config" / name)
+    runs = list(config.runs())
+    counts = planned_jobs(REPO / "config" / name, tmp_path)
+    assert counts["train"] == len(runs) == len(set(runs))
+    assert counts["evaluate"] == len(runs)
+    assert counts["prepare_data"] == len(config.datasets)
+    assert counts.get("train_classifier", 0) == len(config.image_datasets())
+
+
+def test_killed_training_job_resumes_when_snakemake_reruns(tmp_path):
+    cfg = {
+        "seeds": [0],
+        "datasets": {"ring8": {"n_train": 4000, "n_test": 1000}},
+        "defaults": {"architecture": {"name": "mlp", "hidden": 64}, "steps": 3000, "checkpoint_every": 100,
+                     "log_every": 20, "snapshots": 1},
+        "variants": [{"name": "ns"}],
+        "evaluation": {"num_samples": 500},
+    }
+    configfile = tmp_path / "cfg.yaml"
+    configfile.write_text(yaml.safe_dump(cfg))
+    args = snakemake_cmd("--directory", str(tmp_path), "--configfile", str(configfile), "--cores", "1")
+    proc = subprocess.Popen(args, env=env_with_venv(), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "results/runs/ring8/ns/seed0/ckpt"
+    deadline = time.time() + 300
+    while not (ckpt.exists() and any(ckpt.glob("step*.pt"))):
+        assert proc.poll() is None and time.time() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, like a pre-empted node
+    proc.wait()
+    assert not (tmp_path / "results/runs/ring8/ns/seed0/train.json").exists()
+    # what a user does after a crashed or pre-empted Snakemake: release its lock, rerun
+    subprocess.run(args + ["--unlock"], check=True, capture_output=True, env=env_with_venv(), timeout=300)
+    rerun = subprocess.run(args + ["--rerun-incomplete"], capture_output=True, text=True, env=env_with_venv(),
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    train = json.loads((tmp_path / "results/runs/ring8/ns/seed0/train.json").read_text())
+    assert train["status"] == "ok" and train["steps"] == 3000 and train["resumed_from"] >= 100
+    assert (tmp_path / "results/report/index.html").is_file()

@@ -1,0 +1,140 @@
+"""Training: determinism, exact resume after kill -9, divergence recorded not fatal, safe checkpoints."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import env_with_venv
+from ganbench.config import SETTINGS_DEFAULTS, merge
+from ganbench.errors import CheckpointError
+from ganbench.train import checkpoint
+from ganbench.train.run import train_run
+
+SETTINGS = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 64}, "steps": 120,
+                                     "checkpoint_every": 40, "log_every": 10, "snapshots": 2})
+LOSS_COLUMNS = ["step", "loss_d", "loss_g", "d_real", "d_fake", "critic_gap", "penalty"]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run / "generator.pt", weights_only=True)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_same_seed_gives_identical_weights_and_other_seed_does_not(ring8_npz, tmp_path):
+    for name, seed in [("a", 3), ("b", 3), ("c", 4)]:
+        train_run(SETTINGS, ring8_npz, tmp_path / name, seed, threads=1)
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    wa, wc = weights(tmp_path / "a"), weights(tmp_path / "c")
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)
+    la, lb = pd.read_csv(tmp_path / "a/log.csv"), pd.read_csv(tmp_path / "b/log.csv")
+    pd.testing.assert_frame_equal(la[LOSS_COLUMNS], lb[LOSS_COLUMNS])
+
+
+def test_outputs_of_a_run(ring8_npz, tmp_path):
+    result = train_run(SETTINGS, ring8_npz, tmp_path / "run", 0, threads=1)
+    run = tmp_path / "run"
+    assert result["status"] == "ok" and result["steps"] == 120 and result["images_per_second"] > 0
+    for name in ("train.json", "generator.pt", "samples.png", "log.csv"):
+        assert (run / name).stat().st_size > 0, name
+    log = pd.read_csv(run / "log.csv")
+    assert log["step"].tolist() == list(range(10, 121, 10))
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step00000060.pt", "step00000120.pt"]
+    assert not list(run.rglob(".tmp-*")), "a temp file was left behind"
+
+
+def _cli_config(tmp_path: Path, steps: int) -> Path:
+    cfg = {
+        "seeds": [0],
+        "datasets": {"ring8": {"n_train": 4000, "n_test": 1000}},
+        "defaults": {**{k: v for k, v in SETTINGS.items() if k not in ("tricks",)}, "steps": steps,
+                     "checkpoint_every": 25, "log_every": 5},
+        "variants": [{"name": "ns"}],
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _train_cmd(cfg: Path, data: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "ganbench", "train", "--config", str(cfg), "--dataset", "ring8", "--variant", "ns",
+            "--seed", "7", "--data", str(data), "--out-dir", str(out), "--threads", "1"]
+
+
+def test_kill_9_then_rerun_resumes_bitwise_identically(ring8_npz, tmp_path):
+    cfg = _cli_config(tmp_path, steps=2500)
+    subprocess.run(_train_cmd(cfg, ring8_npz, tmp_path / "straight"), check=True, env=env_with_venv(), timeout=600)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(cfg, ring8_npz, out), env=env_with_venv())
+    deadline = time.time() + 300
+    # wait for a checkpoint, then kill at an arbitrary moment between checkpoints
+    while not list((out / "ckpt").glob("step*.pt")) if (out / "ckpt").exists() else True:
+        assert proc.poll() is None, "training finished before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "train.json").exists(), "an interrupted run must not look complete"
+    done_before = max(int(p.stem[4:]) for p in (out / "ckpt").glob("step*.pt"))
+    assert 0 < done_before < 2500
+
+    subprocess.run(_train_cmd(cfg, ring8_npz, out), check=True, env=env_with_venv(), timeout=600)
+    train = yaml.safe_load((out / "train.json").read_text())
+    assert train["resumed_from"] >= done_before and train["status"] == "ok"
+    assert_same_weights(tmp_path / "straight", out)
+    a, b = pd.read_csv(tmp_path / "straight/log.csv"), pd.read_csv(out / "log.csv")
+    pd.testing.assert_frame_equal(a[LOSS_COLUMNS], b[LOSS_COLUMNS])
+
+
+def test_divergence_is_recorded_not_fatal(ring8_npz, tmp_path):
+    settings = merge(SETTINGS, {"loss": "wgan", "optimizer": {"name": "sgd", "lr_g": 1e6, "lr_d": 1e6}})
+    result = train_run(settings, ring8_npz, tmp_path / "run", 0, threads=1)
+    assert result["status"] == "diverged"
+    assert "step" in result["message"] and result["steps"] < 120
+    assert (tmp_path / "run/train.json").exists()
+
+
+def test_truncated_checkpoint_falls_back_to_previous(ring8_npz, tmp_path):
+    run = tmp_path / "run"
+    train_run(merge(SETTINGS, {"steps": 100, "checkpoint_every": 30}), ring8_npz, run, 0, threads=1)
+    ckpts = sorted((run / "ckpt").glob("step*.pt"))
+    assert [p.name for p in ckpts] == ["step00000060.pt", "step00000090.pt"]
+    data = ckpts[-1].read_bytes()
+    ckpts[-1].write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        checkpoint.load_file(ckpts[-1])
+    state = checkpoint.load_latest(run / "ckpt")
+    assert state["gan"]["step"] == 60
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/ganbench-pwned",))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    with open(folder / "step00000010.pt", "wb") as handle:
+        torch.save({"gan": _Evil()}, handle, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    with pytest.raises(CheckpointError, match="refused"):
+        checkpoint.load_latest(folder)
+    assert not Path("/tmp/ganbench-pwned").exists()
