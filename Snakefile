@@ -20,5 +20,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        f"{RESULTS}/report/index.html",
+        f"{RESULTS}/report",
     default_target: True

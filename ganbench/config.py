@@ -39,7 +39,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0},
 }
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
-RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False}
+RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
+                                     "compile": False, "cudnn_benchmark": False}
 OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "momentum": 0.0}
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "architecture": {"name": "mlp"},

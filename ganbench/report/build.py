@@ -1,36 +1,56 @@
 """Build ``results/report/index.html``: one self-contained folder (HTML + PNGs) that opens from disk.
 
 Inputs: the config (variant order and labels, baseline), ``metrics.csv``, and the run folders under
-``results/runs`` (log.csv, samples, metrics.json with the FID curve) plus the per-dataset floor and classifier
-records. jinja2 renders with autoescaping on, so names from the config can never inject markup.
+``results/runs`` (log.csv, samples, metrics.json with the FID curve, generator.pt, the newest checkpoint) plus the
+per-dataset floor and classifier records and the prepared data (for nearest training neighbours). jinja2 renders
+with autoescaping on, so names from the config can never inject markup.
+
+The report never fails because runs failed: a metric that no run produced (every seed diverged) leaves its
+cells as "—" with the diverged count, and a plot with no finite value to show is left out. Pictures computed
+from the networks (interpolations, D's filters, neighbours) are extras: when one cannot be made, the report says
+why in its place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import math
 import os
 import platform
 import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ganbench.config import Config
+from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open, write_text
 from ganbench.report import plots
 from ganbench.report.metrics import METRICS
-from ganbench.report.tables import build_table
+from ganbench.report.tables import Table, build_table
+
+log = logging.getLogger(__name__)
+
+# Tables appear in this order (the issue's: quality, then diversity, then mixtures); metrics registered later and
+# not listed here follow in alphabetical order.
+TABLE_ORDER = ("fid", "fid_best", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
+               "class_kl", "modes", "hq_percent", "reverse_kl")
+# Errors that make one network picture impossible (missing or unreadable file, a state dict that does not fit).
+PICTURE_ERRORS = (GanbenchError, OSError, RuntimeError, KeyError, ValueError, IndexError, TypeError)
 
 
+# ---------------------------------------------------------------------------------------------- small helpers
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in ("ganbench", "torch", "torchvision", "torch-fidelity", "snakemake", "numpy", "pandas"):
+    for pkg in ("ganbench", "torch", "torchvision", "torch-fidelity", "snakemake", "numpy", "pandas", "seaborn"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -39,10 +59,16 @@ def _versions() -> dict[str, str]:
 
 
 def _git_commit() -> str:
+    """Short commit of the ganbench checkout, with "+changes" when tracked files differ from it."""
+    here = Path(__file__).resolve().parent
     try:
-        here = Path(__file__).resolve().parent
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or "unknown"
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5).stdout.strip()
+        if not commit:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + (" +changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -60,77 +86,342 @@ def _copy(src: Path, dst: Path) -> bool:
     return True
 
 
+def _rel(path: Path, base: Path) -> str:
+    return os.path.relpath(path, base)
+
+
+def _run_dir(results: Path, dataset: str, variant: str, seed: Any) -> Path:
+    return results / "runs" / dataset / variant / f"seed{int(seed)}"
+
+
+def _seconds(value: Any) -> float:
+    """A number from the metrics table as a float; NaN when missing or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    """Jinja filter ``num``: a number with ``digits`` decimals, "—" for missing, NaN or non-numbers."""
+    value = _seconds(value)
+    return f"{value:.{digits}f}" if math.isfinite(value) else "—"
+
+
+def _finite(df: pd.DataFrame, *columns: str) -> bool:
+    """True when every column exists and at least one row has a finite value in all of them."""
+    if df.empty or any(c not in df.columns for c in columns):
+        return False
+    values = df[list(columns)].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    return bool(values.notna().all(axis=1).any())
+
+
+# ---------------------------------------------------------------------------------------------- run files
 def _logs(results: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Every run's log.csv, stacked; ±inf (a diverging run's last rows) become NaN so plots skip them."""
     frames = []
     for row in df.itertuples():
-        path = results / "runs" / row.dataset / row.variant / f"seed{row.seed}" / "log.csv"
+        path = _run_dir(results, row.dataset, row.variant, row.seed) / "log.csv"
         if path.is_file():
-            log = pd.read_csv(path)
-            log["variant"], log["seed"], log["dataset"] = row.variant, row.seed, row.dataset
-            frames.append(log)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            lg = pd.read_csv(path)
+            lg["variant"], lg["seed"], lg["dataset"] = row.variant, row.seed, row.dataset
+            frames.append(lg)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).replace([np.inf, -np.inf], np.nan)
 
 
 def _curves(results: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """The FID-over-training points of every run's metrics.json, one row per (run, snapshot)."""
     rows = []
     for row in df.itertuples():
-        m = _read_json(results / "runs" / row.dataset / row.variant / f"seed{row.seed}" / "metrics.json") or {}
+        m = _read_json(_run_dir(results, row.dataset, row.variant, row.seed) / "metrics.json") or {}
         for point in m.get("fid_curve", []):
             rows.append({"dataset": row.dataset, "variant": row.variant, "seed": row.seed, **point})
-    return pd.DataFrame(rows)
+    curves = pd.DataFrame(rows)
+    return curves.replace([np.inf, -np.inf], np.nan) if not curves.empty else curves
 
 
-def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
-                 results_dir: str | Path = "results") -> Path:
-    out, results = Path(out_dir), Path(results_dir)
+# ---------------------------------------------------------------------------------------------- tables
+def _metric_order() -> list[str]:
+    return [m for m in TABLE_ORDER if m in METRICS] + [m for m in METRICS if m not in TABLE_ORDER]
+
+
+def _failure_word(statuses: pd.Series) -> str:
+    bad = set(statuses[statuses != "ok"])
+    return "diverged" if bad <= {"diverged"} else "diverged/failed" if "diverged" in bad else "failed"
+
+
+def _table_view(table: Table, df: pd.DataFrame, seeds: int) -> dict[str, Any]:
+    """The table plus what the template prints around it: per cell the diverged/failed count ("k/N diverged"),
+    finished runs without a value and the test's p-value; under the table, the sentence on the seeds."""
+    cells: dict[str, dict[str, dict[str, str]]] = {}
+    n_ok: list[int] = []
+    bad_total = missing_total = runs_total = 0
+    for variant, _, row in table.rows:
+        for dataset in table.datasets:
+            cell = row.get(dataset)
+            if cell is None:
+                continue
+            runs = df[(df["variant"] == variant) & (df["dataset"] == dataset)]
+            ok = runs["status"] == "ok"
+            bad = int((~ok).sum())
+            missing = max(int(ok.sum()) - cell.n, 0)
+            cells.setdefault(variant, {})[dataset] = {
+                "bad": f"{bad}/{len(runs)} {_failure_word(runs['status'])}" if bad else "",
+                "missing": f"{missing}/{len(runs)} without a value" if missing else "",
+                "p": "" if cell.p_value is None else f"Welch's t-test vs baseline: p = {cell.p_value:.3g}",
+            }
+            n_ok.append(cell.n)
+            bad_total, missing_total, runs_total = bad_total + bad, missing_total + missing, runs_total + len(runs)
+    counted = f"{runs_total} run(s) in this table, {seeds} seed(s) configured"
+    filled = [n for n in n_ok if n > 0]
+    if filled:
+        lo, hi = min(filled), max(filled)
+        sentence = f"Means rest on {lo if lo == hi else f'{lo}–{hi}'} seed(s) per cell ({counted})."
+        if len(filled) < len(n_ok):
+            sentence += f" {len(n_ok) - len(filled)} cell(s) have no finished seed with a value."
+    else:
+        sentence = f"No run produced this metric ({counted})."
+    if bad_total:
+        sentence += (f" {bad_total} diverged or failed run(s) are counted in their cells and left out of every "
+                     "mean, standard deviation, interval and test.")
+    if missing_total:
+        sentence += f" {missing_total} finished run(s) have no value for this metric and are left out likewise."
+    return {"t": table, "cells": cells, "sentence": sentence}
+
+
+# ---------------------------------------------------------------------------------------------- time
+def _time_breakdown(df: pd.DataFrame, order: list[str], labels: dict[str, str],
+                    datasets: list[str]) -> dict[str, Any] | None:
+    """Seconds per (dataset, variant), summed over seeds: job setup (data, models), training steps, the rest of
+    the training job (checkpoints, snapshots, samples, saving) and evaluation; and the share in training steps."""
+    if "train_seconds" not in df.columns:
+        return None
+
+    def col(frame: pd.DataFrame, name: str) -> pd.Series:
+        if name not in frame.columns:
+            return pd.Series(np.nan, index=frame.index)
+        return pd.to_numeric(frame[name], errors="coerce")
+
+    def summarize(frame: pd.DataFrame) -> dict[str, Any]:
+        setup, train, evaluate = col(frame, "setup_seconds"), col(frame, "train_seconds"), col(frame, "eval_seconds")
+        known = setup.fillna(0) + train.fillna(0)
+        job = col(frame, "total_train_job_seconds").fillna(known)
+        total = float(job.sum() + evaluate.fillna(0).sum())
+        return {"runs": len(frame), "setup": float(setup.sum()), "train": float(train.sum()),
+                "other": float((job - known).clip(lower=0).sum()), "eval": float(evaluate.sum()), "total": total,
+                "share": 100.0 * float(train.sum()) / total if total > 0 else math.nan}
+
+    rows = []
+    for dataset in datasets:
+        for variant in order:
+            sub = df[(df["dataset"] == dataset) & (df["variant"] == variant)]
+            if not sub.empty:
+                rows.append({"dataset": dataset, "label": labels[variant], **summarize(sub)})
+    return {"rows": rows, "total": summarize(df)} if rows else None
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _figures(df: pd.DataFrame, config: Config, results: Path, out: Path, datasets: list[str],
+             order: list[str]) -> list[dict[str, str]]:
+    """The seaborn plots per dataset; a plot without one finite value to show is left out."""
     img = out / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    df = pd.read_csv(metrics_csv)
-    df["seed"] = df["seed"].astype(int)
-    variants = [(v, config.label(v)) for v in config.variant_names]
-    order = [v for v, _ in variants]
-    datasets = [d for d in config.datasets if d in set(df["dataset"])]
-    floors = {d: (_read_json(results / "features" / d / "floor.json") or {}).get("metrics", {}) for d in datasets}
-    classifiers = {d: _read_json(results / "classifier" / d / "info.json") for d in datasets}
-
-    tables = [t for t in (build_table(df, name, variants, datasets, config.baseline(), config.report["bootstrap"],
-                                      floors) for name in METRICS) if t is not None]
-
     figures: list[dict[str, str]] = []
     logs, curves = _logs(results, df), _curves(results, df)
+
+    def add(dataset: str, title: str, path: Path) -> None:
+        figures.append({"dataset": dataset, "title": title, "src": _rel(path, out)})
+
     for dataset in datasets:
         sub = df[df["dataset"] == dataset]
         ok = sub[sub["status"] == "ok"]
         present = [v for v in order if v in set(sub["variant"])]
         kind = sub["kind"].iloc[0]
         lg = logs[logs["dataset"] == dataset] if not logs.empty else logs
-        if not lg.empty:
-            figures.append({"dataset": dataset, "title": "Losses",
-                            "src": _rel(plots.loss_curves(lg, dataset, img / f"losses_{dataset}.png"), out)})
-            figures.append({"dataset": dataset, "title": "D(x) and D(G(z))",
-                            "src": _rel(plots.d_outputs(lg, dataset, img / f"dout_{dataset}.png"), out)})
-        if kind == "image" and not ok.empty:
+        if _finite(lg, "loss_d") or _finite(lg, "loss_g"):
+            add(dataset, "G and D losses (mean line, band: ± sd over seeds)",
+                plots.loss_curves(lg, dataset, img / f"losses_{dataset}.png", present))
+        if _finite(lg, "d_real") or _finite(lg, "d_fake"):
+            add(dataset, "D(x) and D(G(z)) (mean line, band: ± sd over seeds)",
+                plots.d_outputs(lg, dataset, img / f"dout_{dataset}.png", present))
+        if kind == "image":
             cv = curves[curves["dataset"] == dataset] if not curves.empty else curves
-            if not cv.empty:
-                figures.append({"dataset": dataset, "title": "FID over training", "src": _rel(
-                    plots.fid_over_training(cv, dataset, img / f"fidcurve_{dataset}.png"), out)})
-            figures.append({"dataset": dataset, "title": "Final FID over seeds", "src": _rel(
-                plots.metric_strip(ok, "fid", "FID", dataset, present, img / f"fidstrip_{dataset}.png"), out)})
-            figures.append({"dataset": dataset, "title": "Precision vs recall", "src": _rel(
-                plots.precision_recall(ok, dataset, img / f"prc_{dataset}.png"), out)})
-        if kind == "points" and not ok.empty:
+            if _finite(cv, "step", "fid"):
+                add(dataset, "FID over training (mean line, band: ± sd over seeds)",
+                    plots.fid_over_training(cv, dataset, img / f"fidcurve_{dataset}.png", present))
+            if _finite(ok, "fid"):
+                add(dataset, "Final FID over seeds (box and one dot per seed)",
+                    plots.metric_strip(ok, "fid", "FID", dataset, present, img / f"fidstrip_{dataset}.png"))
+            if _finite(ok, "precision", "recall"):
+                add(dataset, "Precision vs recall (one dot per seed)",
+                    plots.precision_recall(ok, dataset, img / f"prc_{dataset}.png", present))
+        if kind == "points" and _finite(ok, "modes"):
             n_modes = config.dataset_builder(dataset).num_classes
-            figures.append({"dataset": dataset, "title": "Modes captured", "src": _rel(
-                plots.mode_bars(ok, dataset, present, n_modes, img / f"modes_{dataset}.png"), out)})
+            add(dataset, "Modes captured (bar: mean, line: sd over seeds)",
+                plots.mode_bars(ok, dataset, present, n_modes, img / f"modes_{dataset}.png"))
+    return figures
 
-    samples = _sample_images(df, config, results, out, order)
+
+def _ranked(runs: pd.DataFrame) -> pd.DataFrame:
+    """A (dataset, variant)'s runs best first: finished runs by FID (images) or modes (mixtures); all runs when
+    none finished."""
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return runs
+    key, ascending = ("fid", True) if runs["kind"].iloc[0] == "image" else ("modes", False)
+    return ok.sort_values(key, ascending=ascending, na_position="last") if key in ok.columns else ok
+
+
+def _sample_images(df: pd.DataFrame, config: Config, results: Path, out: Path, order: list[str],
+                   datasets: list[str]) -> list[dict]:
+    """Best and worst seed's sample grid per (dataset, variant), by FID for images and modes for mixtures."""
+    items = []
+    for dataset in datasets:
+        for variant in order:
+            runs = df[(df["dataset"] == dataset) & (df["variant"] == variant)]
+            if runs.empty:
+                continue
+            ranked = _ranked(runs)
+            picks = [("best", ranked.iloc[0])] + ([("worst", ranked.iloc[-1])] if len(ranked) > 1 else [])
+            shown = []
+            for tag, row in picks:
+                src = _run_dir(results, dataset, variant, row["seed"]) / "samples.png"
+                dst = out / "img" / "samples" / f"{dataset}__{variant}__seed{int(row['seed'])}.png"
+                if _copy(src, dst):
+                    shown.append({"tag": tag, "seed": int(row["seed"]), "src": _rel(dst, out)})
+            items.append({"dataset": dataset, "variant": variant, "label": config.label(variant), "images": shown})
+    return items
+
+
+def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path, order: list[str],
+                      datasets: list[str]) -> list[dict[str, Any]]:
+    """Per image dataset and variant, from its best finished seed: latent interpolation strips, the first-layer
+    filters of D, and the nearest training images of generated samples (all on the CPU)."""
+    from ganbench.data import Prepared, load_prepared
+
+    items: list[dict[str, Any]] = []
+    for dataset in datasets:
+        sub = df[df["dataset"] == dataset]
+        if sub["kind"].iloc[0] != "image":
+            continue
+        try:
+            data: Prepared | str = load_prepared(results / "data" / f"{dataset}.npz")
+        except PICTURE_ERRORS as exc:
+            data = str(exc)
+        for variant in order:
+            runs = sub[sub["variant"] == variant]
+            if runs.empty:
+                continue
+            item: dict[str, Any] = {"dataset": dataset, "label": config.label(variant), "seed": None,
+                                    "pictures": [], "notes": []}
+            items.append(item)
+            ok = runs[runs["status"] == "ok"]
+            if ok.empty:
+                item["notes"].append("no finished run: nothing to show")
+                continue
+            item["seed"] = int(_ranked(ok).iloc[0]["seed"])
+            item["pictures"], item["notes"] = _run_pictures(_run_dir(results, dataset, variant, item["seed"]),
+                                                            data, out, out / "img" / "networks")
+    return items
+
+
+def _run_pictures(run_dir: Path, data: Any, out: Path, folder: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The three network pictures of one run, and a one-line reason for each that cannot be made.
+
+    ``data`` is the dataset's Prepared record, or the reason it could not be loaded (then the generator's shape
+    comes from train.json and the neighbours are left out)."""
+    import torch
+
+    from ganbench.data import Prepared
+    from ganbench.metrics.evaluate import load_generator
+    from ganbench.report import networks
+
+    stem = "__".join(run_dir.parts[-3:])
+    train = _read_json(run_dir / "train.json") or {}
+    prepared = data if isinstance(data, Prepared) else None
+    loaded: list[Any] = []
+
+    def generator() -> list[Any]:
+        """[net, z_dim], loaded once for both pictures that sample from it."""
+        if not loaded:
+            shell = prepared or Prepared(*(np.empty(0),) * 4, meta=train.get("data") or {})
+            loaded.extend(load_generator(run_dir, shell, torch.device("cpu")))
+        return loaded
+
+    def filters() -> Any:
+        ckpt = networks.latest_checkpoint(run_dir)
+        if ckpt is None:
+            raise FileNotFoundError(f"no checkpoint under {run_dir / 'ckpt'}")
+        shape = tuple(prepared.shape) if prepared else tuple(train["data"]["shape"])
+        return networks.discriminator_filters(ckpt, shape, folder / f"dfilters_{stem}.png")
+
+    def neighbours() -> Any:
+        if prepared is None:
+            raise FileNotFoundError(data)
+        return networks.nearest_neighbours(*generator(), prepared, folder / f"nn_{stem}.png")
+
+    makers: list[tuple[str, Callable[[], Any]]] = [
+        ("Latent interpolation", lambda: networks.interpolation_strips(*generator(), folder / f"interp_{stem}.png")),
+        ("First-layer filters of D", filters),
+        ("Nearest training neighbours", neighbours),
+    ]
+    pictures: list[dict[str, str]] = []
+    notes: list[str] = []
+    for title, make in makers:
+        try:
+            picture = make()
+        except PICTURE_ERRORS as exc:
+            log.warning("report: %s for %s: %s", title, run_dir, exc)
+            notes.append(f"{title}: not available ({type(exc).__name__}: {exc})")
+            continue
+        if picture is None:
+            notes.append(f"{title}: not available for this architecture")
+        else:
+            pictures.append({"title": title, "src": _rel(picture.path, out), "note": picture.note})
+    return pictures, notes
+
+
+# ---------------------------------------------------------------------------------------------- runs
+def _runs(df: pd.DataFrame, results: Path, out: Path, labels: dict[str, str], order: list[str]) -> list[dict]:
+    """Every run in config order, with its wall time (training job + evaluation) and a link to its folder."""
+    rank = {v: i for i, v in enumerate(order)}
+    frame = df.assign(_rank=df["variant"].map(rank).fillna(len(order))).sort_values(["dataset", "_rank", "seed"])
     runs = []
-    for row in df.sort_values(["dataset", "variant", "seed"]).to_dict("records"):
-        run_path = f"{row['dataset']}/{row['variant']}/seed{row['seed']}"
-        runs.append({**row, "link": os.path.relpath(results / "runs" / run_path, out)})
+    for row in frame.drop(columns="_rank").to_dict("records"):
+        job = _seconds(row.get("total_train_job_seconds"))
+        if not math.isfinite(job):
+            job = float(np.nansum([_seconds(row.get("setup_seconds")), _seconds(row.get("train_seconds"))]))
+        evaluate = _seconds(row.get("eval_seconds"))
+        message = row.get("message")
+        runs.append({**row, "label": labels.get(row["variant"], row["variant"]),
+                     "wall_seconds": job + (evaluate if math.isfinite(evaluate) else 0.0),
+                     "message": message if isinstance(message, str) else "",
+                     "link": _rel(_run_dir(results, row["dataset"], row["variant"], row["seed"]), out)})
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
+                 results_dir: str | Path = "results") -> Path:
+    out, results = Path(out_dir), Path(results_dir)
+    (out / "img").mkdir(parents=True, exist_ok=True)
+    df = pd.read_csv(metrics_csv)
+    df["seed"] = df["seed"].astype(int)
+    variants = [(v, config.label(v)) for v in config.variant_names]
+    labels = dict(variants)
+    order = [v for v, _ in variants]
+    datasets = [d for d in config.datasets if d in set(df["dataset"])]
+    floors = {d: (_read_json(results / "features" / d / "floor.json") or {}).get("metrics", {}) for d in datasets}
+    classifiers = {d: _read_json(results / "classifier" / d / "info.json") for d in datasets}
+
+    tables = [_table_view(t, df, len(config.seeds)) for t in (
+        build_table(df, name, variants, datasets, config.baseline(), config.report["bootstrap"], floors)
+        for name in _metric_order()) if t is not None]
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["num"] = _number
     html = env.get_template("index.html.j2").render(
         title=config.title,
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -138,42 +429,19 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         variants=variants,
         baseline=config.label(config.baseline()),
         alpha=config.report["alpha"],
-        figures=figures,
+        bootstrap=config.report["bootstrap"],
+        figures=_figures(df, config, results, out, datasets, order),
         datasets=datasets,
-        samples=samples,
-        runs=runs,
+        samples=_sample_images(df, config, results, out, order, datasets),
+        networks=_network_pictures(df, config, results, out, order, datasets),
+        timing=_time_breakdown(df, order, labels, datasets),
+        runs=_runs(df, results, out, labels, order),
         classifiers=classifiers,
         evaluation=config.evaluation,
-        config_yaml=yaml.safe_dump(config.raw, sort_keys=False),
+        config_yaml=yaml.safe_dump(config.raw, sort_keys=False, allow_unicode=True),
         versions=_versions(),
         commit=_git_commit(),
         machine=f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · {platform.platform()}",
     )
     write_text(out / "index.html", html)
     return out / "index.html"
-
-
-def _rel(path: Path, base: Path) -> str:
-    return os.path.relpath(path, base)
-
-
-def _sample_images(df: pd.DataFrame, config: Config, results: Path, out: Path, order: list[str]) -> list[dict]:
-    """Best and worst seed's sample grid per (dataset, variant), by FID for images and modes for mixtures."""
-    items = []
-    for dataset in [d for d in config.datasets if d in set(df["dataset"])]:
-        for variant in order:
-            runs = df[(df["dataset"] == dataset) & (df["variant"] == variant)]
-            if runs.empty:
-                continue
-            ok = runs[runs["status"] == "ok"]
-            key, asc = ("fid", True) if runs["kind"].iloc[0] == "image" else ("modes", False)
-            ranked = ok.sort_values(key, ascending=asc) if key in ok and not ok.empty else runs
-            picks = [("best", ranked.iloc[0])] + ([("worst", ranked.iloc[-1])] if len(ranked) > 1 else [])
-            shown = []
-            for tag, row in picks:
-                src = results / "runs" / dataset / variant / f"seed{int(row['seed'])}" / "samples.png"
-                dst = out / "img" / "samples" / f"{dataset}__{variant}__seed{int(row['seed'])}.png"
-                if _copy(src, dst):
-                    shown.append({"tag": tag, "seed": int(row["seed"]), "src": _rel(dst, out)})
-            items.append({"dataset": dataset, "variant": variant, "label": config.label(variant), "images": shown})
-    return items

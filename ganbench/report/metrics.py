@@ -30,7 +30,7 @@ def _add(*args, **kwargs) -> None:
 
 _add("fid", "FID (final)", False, "{:.2f}", "Fréchet distance of features, final generator (lower is better)")
 _add("fid_best", "FID (best over training)", False, "{:.2f}", "lowest FID over the training snapshots")
-_add("kid", "KID ×10³", False, "{:.2f}", "kernel distance (unbiased), shown ×1000")
+_add("kid", "KID", False, "{:.3g}", "kernel inception distance (unbiased MMD², cubic kernel) of the features")
 _add("is", "IS", True, "{:.2f}", "Inception Score with the extractor's logits")
 _add("precision", "Precision", True, "{:.3f}", "Kynkäänniemi et al. 2019, k = 3")
 _add("recall", "Recall", True, "{:.3f}", "Kynkäänniemi et al. 2019, k = 3")
@@ -40,4 +40,4 @@ _add("modes", "Modes captured", True, "{:.1f}", "mixture modes with ≥ 1 high-q
 _add("hq_percent", "High-quality %", True, "{:.1f}", "samples within 3σ of their nearest mode", kind="points")
 _add("reverse_kl", "Reverse KL", False, "{:.3f}", "KL(mode histogram ‖ uniform), high-quality samples", kind="points")
 
-SCALE = {"kid": 1000.0}
+SCALE: dict[str, float] = {}  # display factors per metric (none at present)

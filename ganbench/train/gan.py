@@ -1,8 +1,12 @@
-"""One GAN under training: G, D, their optimizers, the loss and the tricks, and one training step.
+"""One GAN under training: G, its discriminators, their optimizers, the loss and the tricks, and one training step.
 
 ``train_step`` runs ``d_steps`` discriminator updates and one generator update (Goodfellow et al., Algorithm 1:
 k steps of D per step of G). It returns the step's statistics as 0-d tensors, not Python numbers, so the hot loop
 never waits for the device; the Trainer collects them and syncs once per ``log_every`` steps.
+
+There is a list of discriminators ``Ds`` (one unless the ``multi_d`` trick adds more), each with its own optimizer;
+every one is trained on the same batch and G minimises the mean of its losses against them. ``D`` and ``opt_d``
+name the first. Tricks act only through the hooks of ``ganbench.tricks.base``: the step has no trick-specific code.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from ganbench.losses import LOSSES
 from ganbench.models import ARCHITECTURES
@@ -28,60 +33,135 @@ class GAN:
         self.batch_size = int(settings["batch_size"])
         self.d_steps = int(settings["d_steps"])
         self.step = 0  # generator steps done
+        self.next_real: Callable[[], torch.Tensor] | None = None  # the current step's data source
         arch = settings["architecture"]
-        family = ARCHITECTURES.get(arch["name"])(shape, kind, self.z_dim, num_classes,
-                                                 {k: v for k, v in arch.items() if k != "name"}, "architecture")
-        self.G = family.generator().to(device)
-        self.D = family.discriminator().to(device)
+        self.family = ARCHITECTURES.get(arch["name"])(shape, kind, self.z_dim, num_classes,
+                                                      {k: v for k, v in arch.items() if k != "name"}, "architecture")
         loss = settings["loss"]
         self.loss = LOSSES.get(loss["name"])({k: v for k, v in loss.items() if k != "name"}, "loss")
         self.tricks = build_tricks(settings.get("tricks"))
+        G = self.family.generator()
+        for trick in self.tricks:
+            G = trick.on_generator(G, self)
+        self.G: nn.Module = G.to(device)
+        self.G_eval: nn.Module | None = None  # a substitute network to sample from (EMA)
+        self.Ds: list[nn.Module] = [self.new_discriminator()]
         for trick in self.tricks:
             trick.on_models(self)
             trick.on_loss(self.loss)
-        opt = settings["optimizer"]
-        self.opt_g = make_optimizer(self.G.parameters(), opt["lr_g"], opt)
-        self.opt_d = make_optimizer(self.D.parameters(), opt["lr_d"], opt)
+        self.opt_g = make_optimizer(self.G.parameters(), self.lr_g, settings["optimizer"])
+        self.opt_ds = [self.new_d_optimizer(D) for D in self.Ds]
+        for trick in self.tricks:
+            trick.on_optimizers(self)
+
+    # ------------------------------------------------------------------ construction helpers
+    @property
+    def lr_g(self) -> float:
+        return float(self.settings["optimizer"]["lr_g"])
+
+    @property
+    def lr_d(self) -> float:
+        return float(self.settings["optimizer"]["lr_d"])
+
+    def new_discriminator(self) -> nn.Module:
+        """A freshly initialised discriminator with every trick's ``on_discriminator`` applied."""
+        D = self.family.discriminator()
+        for trick in self.tricks:
+            D = trick.on_discriminator(D, self)
+        return D.to(self.device)
+
+    def new_d_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
+        """An optimizer for ``D`` with the configured settings (``lr_d``)."""
+        return make_optimizer(D.parameters(), self.lr_d, self.settings["optimizer"])
+
+    @property
+    def D(self) -> nn.Module:
+        return self.Ds[0]
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return self.opt_ds[0]
+
+    def d_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
+        """The optimizer that trains discriminator ``D`` (one of ``Ds``)."""
+        for candidate, opt in zip(self.Ds, self.opt_ds):
+            if candidate is D:
+                return opt
+        raise ValueError("not one of this GAN's discriminators")
 
     def sample_z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.z_dim, device=self.device)
 
-    def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self.sample_z(real.shape[0]))
-        for trick in self.tricks:
-            real, fake = trick.d_inputs(real, fake, self)
-        real_logits, fake_logits = self.D(real), self.D(fake)
-        loss = self.loss.d_loss(real_logits, fake_logits)
-        penalty = self.loss.penalty(self.D, real, fake)
-        total = loss if penalty is None else loss + penalty
-        self.opt_d.zero_grad(set_to_none=True)
+    # ------------------------------------------------------------------ discriminator
+    def d_objective(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's loss on one batch: (total, penalty, real logits, fake logits); total includes the penalty (the
+        loss's own, e.g. WGAN-GP's, plus every trick's ``d_penalty``)."""
+        real_logits, fake_logits = D(real), D(fake)
+        total = self.loss.d_loss(real_logits, fake_logits)
+        penalty = torch.zeros((), device=real.device)
+        terms = [self.loss.penalty(D, real, fake), *(t.d_penalty(D, real, fake, self) for t in self.tricks)]
+        for term in terms:
+            if term is not None:
+                penalty = penalty + term
+        return total + penalty, penalty, real_logits, fake_logits
+
+    def update_d(self, D: nn.Module, opt: torch.optim.Optimizer, real: torch.Tensor,
+                 fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimizer step of discriminator ``D`` on (real, fake), with the per-D trick hooks; its statistics."""
+        total, penalty, real_logits, fake_logits = self.d_objective(D, real, fake)
+        opt.zero_grad(set_to_none=True)
         total.backward()
-        self.opt_d.step()
         for trick in self.tricks:
-            trick.after_d_step(self)
+            trick.before_d_step(D, self)
+        opt.step()
+        for trick in self.tricks:
+            trick.after_d_step(D, self)
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         return {
             "loss_d": total.detach(),
             "d_real": torch.sigmoid(real_logits).mean(),
             "d_fake": torch.sigmoid(fake_logits).mean(),
             "critic_gap": real_logits.mean() - fake_logits.mean(),
-            "penalty": penalty.detach() if penalty is not None else torch.zeros((), device=self.device),
+            "penalty": penalty.detach(),
         }
+
+    def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Update every discriminator once on one batch; statistics averaged over the discriminators."""
+        with torch.no_grad():
+            fake = self.G(self.sample_z(real.shape[0]))
+        for trick in self.tricks:
+            real, fake = trick.d_inputs(real, fake, self)
+        stats = [self.update_d(D, opt, real, fake) for D, opt in zip(self.Ds, self.opt_ds)]
+        if len(stats) == 1:
+            return stats[0]
+        return {k: torch.stack([s[k] for s in stats]).mean() for k in stats[0]}
+
+    # ------------------------------------------------------------------ generator
+    def g_critic(self, D: nn.Module) -> nn.Module:
+        """The network G's loss is computed against in place of ``D`` (D itself unless a trick substitutes)."""
+        for trick in self.tricks:
+            D = trick.g_critic(D, self)
+        return D
 
     def g_step(self) -> torch.Tensor:
         fake = self.G(self.sample_z(self.batch_size))
-        loss = self.loss.g_loss(self.D(fake))
+        losses = [self.loss.g_loss(self.g_critic(D)(fake)) for D in self.Ds]
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        for trick in self.tricks:
+            trick.before_g_step(self)
         self.opt_g.step()
         for trick in self.tricks:
             trick.after_g_step(self)
         return loss.detach()
 
     def train_step(self, next_real: Callable[[], torch.Tensor]) -> dict[str, torch.Tensor]:
+        self.next_real = next_real
         self.G.train()
-        self.D.train()
+        for D in self.Ds:
+            D.train()
         for _ in range(self.d_steps):
             stats = self.d_step(next_real())
         stats["loss_g"] = self.g_step()
@@ -93,21 +173,26 @@ class GAN:
         return {
             "step": self.step,
             "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
+            "Ds": [D.state_dict() for D in self.Ds],
             "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
+            "opt_ds": [opt.state_dict() for opt in self.opt_ds],
             "tricks": {t.key: t.state_dict() for t in self.tricks},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
         self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        d_states = state["Ds"] if "Ds" in state else [state["D"]]  # checkpoints from before multi_d
+        opt_states = state["opt_ds"] if "opt_ds" in state else [state["opt_d"]]
+        if len(d_states) != len(self.Ds):
+            raise ValueError(f"checkpoint has {len(d_states)} discriminators, this GAN {len(self.Ds)}")
+        for D, opt, d_state, opt_state in zip(self.Ds, self.opt_ds, d_states, opt_states):
+            D.load_state_dict(d_state)
+            opt.load_state_dict(opt_state)
         for trick in self.tricks:
             trick.load_state_dict(state["tricks"].get(trick.key, {}))
 
-    def sampler(self) -> torch.nn.Module:
-        """The network to draw samples from (tricks such as EMA may substitute their own copy)."""
-        return getattr(self, "G_eval", None) or self.G
+    def sampler(self) -> nn.Module:
+        """The network to draw samples from: ``G_eval`` when a trick (EMA) sets one, else G."""
+        return self.G_eval if self.G_eval is not None else self.G

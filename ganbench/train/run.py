@@ -45,27 +45,38 @@ def fixed_noise(n: int, z_dim: int, device: torch.device) -> torch.Tensor:
 def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Path, seed: int,
               runtime: dict[str, Any] | None = None, threads: int | None = None,
               progress: bool | None = None) -> dict[str, Any]:
-    runtime = {"device": "auto", "deterministic": False, **(runtime or {})}
+    from ganbench.config import RUNTIME_DEFAULTS
+
+    runtime = {**RUNTIME_DEFAULTS, **(runtime or {})}
     out = Path(out_dir)
     start = time.perf_counter()
     threads = configure_threads(threads or runtime.get("threads"))
     device = pick_device(runtime["device"])
     if runtime["deterministic"]:
         torch.use_deterministic_algorithms(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = bool(runtime["cudnn_benchmark"]) and not runtime["deterministic"]
     data = load_prepared(data_path)
     seed_everything(seed)
     gan = build_gan(settings, data, device)
+    if runtime["compile"] and device.type == "cuda":
+        for net in (gan.G, *gan.Ds):
+            net.compile()  # in place: state_dict keys stay as they are, so checkpoints are interchangeable
     trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
                       log_every=int(settings["log_every"]), checkpoint_every=int(settings["checkpoint_every"]),
-                      snapshots=int(settings["snapshots"]), progress=progress)
+                      snapshots=int(settings["snapshots"]), progress=progress,
+                      amp=bool(runtime["amp"]) and device.type == "cuda")
     setup = time.perf_counter() - start
     result = trainer.fit()
     torch_save(gan.sampler().state_dict(), out / "generator.pt")
+    if gan.sampler() is not gan.G:  # EMA (or another evaluation copy): keep the raw weights for comparison
+        torch_save(gan.G.state_dict(), out / "generator_raw.pt")
     save_samples(gan, data, out / "samples.png")
     result.update({
         "seed": seed,
         "device": describe(device),
         "threads": threads,
+        "runtime": runtime,
         "setup_seconds": setup,
         "total_seconds": time.perf_counter() - start,
         "settings": settings,

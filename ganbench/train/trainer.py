@@ -40,7 +40,7 @@ class Diverged(Exception):
 
 class Trainer:
     def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
-                 checkpoint_every: int, snapshots: int = 1, progress: bool | None = None):
+                 checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False):
         self.gan = gan
         self.data = to_model_space(data).to(gan.device)
         self.out = Path(out_dir)
@@ -49,6 +49,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.snapshot_steps = sorted({max(1, round(steps * (i + 1) / snapshots)) for i in range(snapshots)})
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.amp = amp  # bf16 autocast of the training step (CUDA)
         self.rows: list[dict[str, float]] = []
         self.elapsed = 0.0  # seconds spent in training steps, summed over resumed segments
         self.resumed_from = 0
@@ -110,7 +111,8 @@ class Trainer:
         try:
             while self.gan.step < self.steps:
                 t0 = time.perf_counter()
-                pending.append(self.gan.train_step(self.next_real))
+                with torch.autocast(self.gan.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                    pending.append(self.gan.train_step(self.next_real))
                 step = self.gan.step
                 if step % self.log_every == 0 or step == self.steps:
                     self._flush(pending, window_start)
@@ -125,7 +127,10 @@ class Trainer:
             status, message = "diverged", str(exc)
         finally:
             bar.close()
-        self._write_log()
+        if status == "ok":
+            self._checkpoint()  # the final state too: D's weights for the critic estimate and filter plots
+        else:
+            self._write_log()
         images = self.gan.step * self.gan.batch_size * self.gan.d_steps  # real images D has seen
         return {
             "status": status,

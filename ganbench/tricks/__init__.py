@@ -1,6 +1,56 @@
-"""Training tricks, each registered in TRICKS by its config key."""
+"""Training tricks, each one config key under ``tricks:`` registered in TRICKS, each in its own module.
 
-from ganbench.tricks import instance_noise, label_smoothing, spectral_norm, weight_clip  # noqa: F401
+==========================  =====================================================  ============================
+key                         what it does                                           options (defaults)
+==========================  =====================================================  ============================
+spectral_norm               spectral normalisation of D's (and G's) layers         generator (false)
+gradient_penalty            weight·E[(‖∇D(x̂)‖ − center)²] added to D's loss        weight (10), center (1)
+label_smoothing             one-sided: the real target becomes real_target         real_target (0.9)
+instance_noise              Gaussian noise on D's inputs, σ annealed to 0          sigma (0.1), anneal_steps (1000)
+minibatch_discrimination    Salimans et al.'s closeness features before D's head   kernels (50), kernel_dim (5)
+minibatch_stddev            Karras et al.'s batch std feature before D's head      group_size (0 = whole batch)
+experience_replay           part of D's fake batch drawn from a buffer of old fakes  size (1024), fraction (0.5)
+d_dropout                   Dropout after every activation of D                    p (0.3)
+unrolled                    G's loss against a copy of D advanced k steps          steps (5)
+pacgan                      D judges packs of m samples                            packing (2)
+multi_d                     N independent discriminators, G against their mean     count (2)
+ema                         sample from an EMA of G's weights                      decay (0.999), start (0)
+grad_clip                   clip gradient norms of D and/or G                      max_norm_d (1), max_norm_g (1)
+lr_schedule                 constant / linear / cosine learning rates              schedule (linear), final (0),
+                                                                                   steps (null: the run's steps)
+weight_clip                 WGAN weight clipping of D                              clip (0.01)
+==========================  =====================================================  ============================
+
+Three classic tricks are settings rather than trick keys, because they are plain numbers or part of a network's
+layer plan:
+
+- TTUR (Heusel et al. 2017), separate learning rates: ``optimizer: {lr_g: ..., lr_d: ...}``;
+- k discriminator steps per generator step: ``d_steps: k``;
+- BatchNorm on/off: architecture options, ``architecture: {name: dcgan, batchnorm_g: false, batchnorm_d: false}``
+  and ``architecture: {name: mlp, batchnorm_g: true}`` (the MLP discriminator has no BatchNorm). Where BatchNorm
+  goes and whether the layer before it keeps its bias are the architecture's decisions, so a generic trick could
+  only approximate them.
+
+The hooks a trick can use, and the order in which tricks run, are described in ``ganbench.tricks.base``.
+"""
+
+from ganbench.tricks import (  # noqa: F401  (registration)
+    d_dropout,
+    ema,
+    experience_replay,
+    grad_clip,
+    gradient_penalty,
+    instance_noise,
+    label_smoothing,
+    lr_schedule,
+    minibatch_discrimination,
+    minibatch_stddev,
+    multi_d,
+    pacgan,
+    spectral_norm,
+    unrolled,
+    weight_clip,
+)
 from ganbench.tricks.base import TRICKS, Trick, build_tricks
 
 __all__ = ["TRICKS", "Trick", "build_tricks"]

@@ -1,4 +1,6 @@
-"""Spectral normalisation (Miyato et al. 2018) of every conv/linear weight of D (and optionally G)."""
+"""Spectral normalisation (Miyato et al. 2018) of every conv/linear weight of D (and optionally G).
+
+It reparametrises the layers that exist, so it runs after the tricks that add or replace layers (``order``)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,11 @@ class SpectralNorm(Trick):
     defaults = {"generator": False}
     citation = "Miyato et al., Spectral Normalization for Generative Adversarial Networks (ICLR 2018)"
 
-    def on_models(self, gan):
-        apply_spectral_norm(gan.D)
+    def on_discriminator(self, D, gan):
+        apply_spectral_norm(D)
+        return D
+
+    def on_generator(self, G, gan):
         if self.options["generator"]:
-            apply_spectral_norm(gan.G)
+            apply_spectral_norm(G)
+        return G

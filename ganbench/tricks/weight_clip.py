@@ -22,7 +22,7 @@ class WeightClip(Trick):
                               f"not {loss!r}")
 
     @torch.no_grad()
-    def after_d_step(self, gan):
+    def after_d_step(self, D, gan):
         c = float(self.options["clip"])
-        for p in gan.D.parameters():
+        for p in D.parameters():
             p.clamp_(-c, c)

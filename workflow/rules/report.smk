@@ -17,8 +17,10 @@ rule report:
         metrics=f"{RESULTS}/metrics.csv",
         floors=[f"{RESULTS}/features/{d}/floor.json" for d in sorted(IMAGE_DATASETS)],
         classifiers=[f"{RESULTS}/classifier/{d}/info.json" for d in sorted(IMAGE_DATASETS)],
+        data=[f"{RESULTS}/data/{d}.npz" for d in CFG.datasets],
     output:
-        report(f"{RESULTS}/report/index.html", caption="../report/index.rst", category="Report"),
+        report(directory(f"{RESULTS}/report"), htmlindex="index.html", caption="../report/index.rst",
+               category="Report"),
     params:
         config=CONFIG_FILE,
     log:

@@ -1,0 +1,159 @@
+"""Pictures the report computes from trained networks: latent interpolations, the discriminator's first-layer
+filters, and the nearest training images of generated samples.
+
+All three are cheap on a CPU (one generator forward pass of a few dozen latents, one state dict read, one
+chunked distance computation) and use only files the pipeline already writes for each run:
+
+- ``generator.pt`` + ``train.json`` (through ``ganbench.metrics.evaluate.load_generator``),
+- the newest ``ckpt/step*.pt`` (the whole training state, of which only the discriminator's weights are read),
+- ``results/data/<dataset>.npz`` (the prepared training images).
+
+Each function writes one PNG grid and returns a small record for the template; they apply to image datasets
+only (for 2-D mixtures the samples plot already shows the whole distribution).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench.data import Prepared
+from ganbench.plots import save_image_grid
+
+INTERP_SEED = 4321  # fixed latents: every variant's strips interpolate between the same endpoints
+GRID_SAMPLES = 64  # latents behind samples.png (ganbench.train.run.save_samples)
+MAX_FILTERS = 64  # first-layer units shown
+MIN_FILTER_PIXELS = 24  # small conv kernels (4×4) are enlarged by pixel repetition to at least this size
+
+
+@dataclass
+class Picture:
+    """One generated PNG and what the template says about it."""
+
+    path: Path
+    note: str
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` (N×Z) at fractions ``t`` (T,): N×T×Z.
+
+    Under a Gaussian prior linear midpoints have a smaller norm than any typical latent (White 2016); slerp keeps
+    the path on the shell where the generator was trained. Falls back to linear interpolation for (anti)parallel
+    endpoints."""
+    a_n = a / a.norm(dim=1, keepdim=True)
+    b_n = b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(1).clamp(-1.0, 1.0))[:, None, None]  # N×1×1
+    t = t[None, :, None]  # 1×T×1
+    so = torch.sin(omega)
+    linear = (1 - t) * a[:, None] + t * b[:, None]
+    spherical = (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / so.clamp_min(1e-6)
+    return torch.where(so.abs() < 1e-6, linear, spherical)
+
+
+@torch.no_grad()
+def interpolation_strips(net: torch.nn.Module, z_dim: int, path: Path, rows: int = 4, steps: int = 10) -> Picture:
+    """``rows`` strips of ``steps`` images each, G(slerp(z0, z1, t)) for t from 0 to 1, from fixed latents."""
+    gen = torch.Generator().manual_seed(INTERP_SEED)
+    ends = torch.randn(2, rows, z_dim, generator=gen)
+    z = slerp(ends[0], ends[1], torch.linspace(0.0, 1.0, steps)).reshape(rows * steps, z_dim)
+    device = next(net.parameters()).device
+    images = net(z.to(device)).float().cpu()
+    save_image_grid(images, path, nrow=steps)
+    return Picture(path, f"{rows} strips, spherical interpolation in z over {steps} steps (fixed endpoints)")
+
+
+def first_layer_weights(d_state: dict[str, torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor | None:
+    """The discriminator's first layer as images, K×C×h×w, from its state dict; None if it has no image-shaped
+    first layer.
+
+    A fully connected first layer (MLP) has one weight row per unit over all C·H·W pixels: each row is a C×H×W
+    image. A convolutional first layer has K kernels of C×k×k. A discriminator that reads m samples at once
+    (PacGAN: m·C channels, or m·C·H·W inputs) has m such images per unit, all shown. The first weight in
+    state-dict order is the first layer; spectral norm stores it as ``...parametrizations.weight.original``, which
+    differs from the effective weight by one scalar and so looks the same once each filter is normalised."""
+    channels = shape[0]
+    pixels = math.prod(shape)
+    for key, w in d_state.items():
+        if not (key.endswith("weight") or key.endswith("weight.original")) or w.ndim not in (2, 4):
+            continue
+        w = w.detach().float().cpu()
+        if w.ndim == 2 and w.shape[1] % pixels == 0:
+            return w.reshape(-1, *shape)
+        if w.ndim == 4 and w.shape[1] % channels == 0:
+            return w.reshape(-1, channels, *w.shape[2:])
+        return None  # the first weight does not see pixels (e.g. an embedding): nothing to show
+    return None
+
+
+def discriminator_state(gan: dict) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The discriminator's state dict in a checkpoint's ``gan`` record, and how to name it: ``D`` holds the one
+    discriminator; ``Ds`` a list (several discriminators), of which the first is shown."""
+    if isinstance(gan.get("D"), dict):
+        return gan["D"], "D"
+    ds = gan.get("Ds")
+    if isinstance(ds, (list, tuple)) and ds and isinstance(ds[0], dict):
+        return ds[0], "D" if len(ds) == 1 else f"the first of {len(ds)} discriminators"
+    return None, "D"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted((run_dir / "ckpt").glob("step*.pt"))
+    return ckpts[-1] if ckpts else None
+
+
+def discriminator_filters(ckpt_path: Path, shape: tuple[int, ...], path: Path) -> Picture | None:
+    """Grid of the first ``MAX_FILTERS`` first-layer filters of D from a training checkpoint, each scaled to its
+    own range (grey: one channel; colour: three). None when the checkpoint has no usable discriminator."""
+    from ganbench.train.checkpoint import load_file
+
+    state = load_file(ckpt_path)
+    gan = state.get("gan") if isinstance(state.get("gan"), dict) else {}
+    d_state, which = discriminator_state(gan)
+    if d_state is None:
+        return None
+    w = first_layer_weights(d_state, shape)
+    if w is None:
+        return None
+    w = w[:MAX_FILTERS]
+    if w.shape[1] not in (1, 3):  # neither grey nor RGB: show the mean over channels
+        w = w.mean(1, keepdim=True)
+    factor = max(1, math.ceil(MIN_FILTER_PIXELS / w.shape[-1]))
+    w = w.repeat_interleave(factor, -1).repeat_interleave(factor, -2)
+    lo = w.amin(dim=(1, 2, 3), keepdim=True)
+    hi = w.amax(dim=(1, 2, 3), keepdim=True)
+    w = (w - lo) / (hi - lo).clamp_min(1e-12) * 2 - 1  # each filter to [-1, 1], the grid saver's range
+    save_image_grid(w, path, nrow=8)
+    return Picture(path, f"first {len(w)} first-layer filters of {which}, checkpoint at step "
+                         f"{int(gan.get('step', 0))}, each scaled to its own range")
+
+
+def _as_float(x: np.ndarray) -> torch.Tensor:
+    """uint8 images to floats in [-1, 1], flattened."""
+    return torch.from_numpy(x).float().div(127.5).sub(1.0).flatten(1)
+
+
+@torch.no_grad()
+def nearest_neighbours(net: torch.nn.Module, z_dim: int, data: Prepared, path: Path, n: int = 8,
+                       chunk: int = 8192) -> Picture:
+    """Two rows: the first ``n`` samples of the run's samples.png (the same fixed noise), and under each its
+    nearest training image in pixel space (L2). A generator that memorises shows near-copies in the second row."""
+    from ganbench.train.run import fixed_noise
+
+    device = next(net.parameters()).device
+    fake = net(fixed_noise(GRID_SAMPLES, z_dim, device)[:n]).float().cpu().clamp(-1, 1)
+    flat = fake.flatten(1)
+    best_d = torch.full((n,), math.inf)
+    best_i = torch.zeros(n, dtype=torch.long)
+    for start in range(0, len(data.x_train), chunk):
+        real = _as_float(data.x_train[start:start + chunk])
+        d, i = torch.cdist(flat, real).min(dim=1)
+        better = d < best_d
+        best_d[better], best_i[better] = d[better], i[better] + start
+    neighbours = _as_float(data.x_train[best_i.numpy()]).reshape(fake.shape)
+    save_image_grid(torch.cat([fake, neighbours]), path, nrow=n)
+    return Picture(path, f"top: {n} samples; bottom: nearest of {len(data.x_train)} training images (pixel L2; "
+                         f"median distance {float(best_d.median()):.1f})")

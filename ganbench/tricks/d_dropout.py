@@ -1,0 +1,31 @@
+"""Dropout in D (Goodfellow et al. 2014 trained D with dropout; Radford et al. 2016, Sec. 4; Isola et al. 2017):
+``Dropout(p)`` after every nonlinearity of the discriminator, so D cannot lean on a few features and its
+gradients for G stay informative. Only D is affected; it is always in training mode while the GAN trains."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganbench.errors import ConfigError
+from ganbench.tricks.base import ORDER_STRUCTURE, TRICKS, Trick
+from ganbench.tricks.surgery import activations, replace
+
+
+@TRICKS.register("d_dropout")
+class DDropout(Trick):
+    defaults = {"p": 0.3}
+    citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Sec. 5"
+    order = ORDER_STRUCTURE
+
+    def __init__(self, options, key):
+        super().__init__(options, key)
+        if not 0.0 <= self.options["p"] < 1.0:
+            raise ConfigError(f"{key}.p: expected a probability in [0, 1), got {self.options['p']}")
+
+    def on_discriminator(self, D, gan):
+        names = activations(D)
+        if not names:
+            raise ValueError(f"{self.key}: the discriminator has no activation to put dropout after")
+        for name in names:
+            replace(D, name, nn.Sequential(D.get_submodule(name), nn.Dropout(float(self.options["p"]))))
+        return D

@@ -1,0 +1,50 @@
+"""Exponential moving average of G's weights (Yazıcı et al. 2019; Karras et al. 2018): after every G step
+θ_ema ← decay·θ_ema + (1 − decay)·θ, so samples come from a smoothed generator that does not jitter with the
+last updates. Before step ``start`` the average simply tracks G. Buffers (BatchNorm statistics) are copied.
+
+The average becomes ``gan.G_eval``, which ``GAN.sampler()`` returns: samples, snapshots and ``generator.pt``, and
+so the evaluation, use the EMA weights; the raw G stays ``gan.G`` and is in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ganbench.errors import ConfigError
+from ganbench.tricks.base import TRICKS, Trick
+
+
+@TRICKS.register("ema")
+class EMA(Trick):
+    defaults = {"decay": 0.999, "start": 0}
+    citation = "Yazıcı et al., The Unusual Effectiveness of Averaging in GAN Training (ICLR 2019)"
+
+    def __init__(self, options, key):
+        super().__init__(options, key)
+        if not 0.0 <= self.options["decay"] < 1.0:
+            raise ConfigError(f"{key}.decay: expected a number in [0, 1), got {self.options['decay']}")
+        if not isinstance(self.options["start"], int) or self.options["start"] < 0:
+            raise ConfigError(f"{key}.start: expected an integer >= 0, got {self.options['start']!r}")
+        self.average: torch.nn.Module | None = None
+
+    def on_models(self, gan):
+        self.average = copy.deepcopy(gan.G).eval().requires_grad_(False)
+        gan.G_eval = self.average
+
+    @torch.no_grad()
+    def after_g_step(self, gan):
+        assert self.average is not None
+        weight = 1.0 if gan.step < int(self.options["start"]) else 1.0 - float(self.options["decay"])
+        for avg, new in zip(self.average.parameters(), gan.G.parameters()):
+            avg.lerp_(new, weight)
+        for avg, new in zip(self.average.buffers(), gan.G.buffers()):
+            avg.copy_(new)
+
+    def state_dict(self):
+        return {"average": self.average.state_dict()} if self.average is not None else {}
+
+    def load_state_dict(self, state):
+        if "average" in state and self.average is not None:
+            self.average.load_state_dict(state["average"])

@@ -1,0 +1,450 @@
+"""Training tricks: each does what it claims (unit tests), each and several together train (finite losses, moving
+weights), their state survives a checkpoint, and bad combinations are refused by the config check.
+
+Everything runs on tiny networks on the CPU: an MLP on 2-D points, a narrow DCGAN on 28×28 images.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+from typing import Any, Callable
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench.config import SETTINGS_DEFAULTS, Config, merge
+from ganbench.errors import ConfigError
+from ganbench.train.gan import GAN, STAT_NAMES
+from ganbench.tricks import TRICKS, Trick
+from ganbench.tricks.experience_replay import ExperienceReplay
+from ganbench.tricks.gradient_penalty import GradientPenalty
+from ganbench.tricks.instance_noise import InstanceNoise
+from ganbench.tricks.lr_schedule import lr_factor
+from ganbench.tricks.minibatch_discrimination import MinibatchDiscrimination
+from ganbench.tricks.minibatch_stddev import MinibatchStdDev
+from ganbench.tricks.pacgan import Packed
+from ganbench.tricks.surgery import first_layer, head
+
+CPU = torch.device("cpu")
+POINTS = (2,)
+IMAGE = (1, 28, 28)
+BATCH = 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine they spin against each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_gan(tricks: dict[str, Any] | None = None, shape: tuple[int, ...] = POINTS, **delta: Any) -> GAN:
+    """A small GAN: an MLP on 2-D points by default, ``architecture=...`` and ``shape=IMAGE`` for images."""
+    base = {"architecture": {"name": "mlp", "hidden": 32, "layers": 2}, "z_dim": 8, "batch_size": BATCH,
+            "steps": 20, "tricks": tricks or {}}
+    settings = merge(SETTINGS_DEFAULTS, {**base, **delta})
+    return GAN(settings, shape, "points" if len(shape) == 1 else "image", 0, CPU)
+
+
+def dcgan(tricks: dict[str, Any] | None = None, **delta: Any) -> GAN:
+    return make_gan(tricks, IMAGE, **{"architecture": {"name": "dcgan", "width": 8}, "batch_size": 8, **delta})
+
+
+def data_source(shape: tuple[int, ...], batch: int, n: int = 256, seed: int = 0) -> Callable[[], torch.Tensor]:
+    """Random batches from a fixed set of samples: points on a ring of 8 modes, or images in [-1, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    if len(shape) == 1:
+        angle = torch.randint(0, 8, (n,), generator=gen) * (2 * math.pi / 8)
+        data = torch.stack([angle.cos(), angle.sin()], 1) * 2 + 0.05 * torch.randn(n, 2, generator=gen)
+    else:
+        data = torch.rand(n, *shape, generator=gen) * 2 - 1
+    return lambda: data[torch.randint(0, n, (batch,))]
+
+
+def the(gan: GAN, cls: type[Trick]) -> Trick:
+    return next(t for t in gan.tricks if isinstance(t, cls))
+
+
+def flat_params(module: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+
+def state_through_disk(state: dict[str, Any]) -> dict[str, Any]:
+    """Save and reload as the checkpoints do: plain tensors and containers only (weights_only=True)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+# ---------------------------------------------------------------------------------------------------- unit tests
+def test_label_smoothing_moves_the_real_target_only():
+    smooth = make_gan({"label_smoothing": {"real_target": 0.9}}, loss="minimax")
+    plain = make_gan(loss="minimax")
+    assert smooth.loss.real_target == 0.9 and plain.loss.real_target == 1.0
+
+    def grads(gan: GAN, real_logit: float) -> tuple[float, float]:
+        real = torch.full((4,), real_logit, requires_grad=True)
+        fake = torch.zeros(4, requires_grad=True)
+        return tuple(float(g.sum()) for g in torch.autograd.grad(gan.loss.d_loss(real, fake), (real, fake)))
+
+    at_09 = math.log(0.9 / 0.1)  # the logit of 0.9
+    assert grads(smooth, at_09)[0] == pytest.approx(0.0, abs=1e-6)  # D's optimum on reals is now 0.9
+    assert grads(plain, at_09)[0] < -0.05  # without smoothing D still pushes reals towards 1
+    assert grads(smooth, at_09)[1] == pytest.approx(grads(plain, at_09)[1])  # the fake target stays 0
+
+
+def test_instance_noise_sigma_anneals_to_zero():
+    gan = make_gan({"instance_noise": {"sigma": 0.2, "anneal_steps": 100}})
+    noise = the(gan, InstanceNoise)
+    assert [noise.sigma_at(s) for s in (0, 50, 100, 200)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
+    real, fake = torch.zeros(8192, 2), torch.ones(8192, 2)
+    noisy_real, noisy_fake = noise.d_inputs(real, fake, gan)
+    assert noisy_real.std().item() == pytest.approx(0.2, rel=0.05)
+    assert (noisy_fake - 1).std().item() == pytest.approx(0.2, rel=0.05)
+    gan.step = 100
+    assert noise.d_inputs(real, fake, gan) == (real, fake)
+
+
+def test_weight_clip_bounds_every_discriminator():
+    gan = make_gan({"weight_clip": {"clip": 0.01}, "multi_d": {"count": 2}}, loss="wgan")
+    gan.train_step(data_source(POINTS, BATCH))
+    for D in gan.Ds:
+        assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 + 1e-7
+
+
+def test_spectral_norm_makes_each_layer_1_lipschitz():
+    gan = make_gan({"spectral_norm": {}})
+    layers = [m for m in gan.D.modules() if isinstance(m, nn.Linear)]
+    assert layers and all(torch.nn.utils.parametrize.is_parametrized(m) for m in layers)
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in gan.G.modules())
+    x = torch.randn(BATCH, 2)
+    for _ in range(30):  # power iterations run in training-mode forward passes
+        gan.D(x)
+    for m in layers:
+        assert torch.linalg.matrix_norm(m.weight.detach(), ord=2).item() == pytest.approx(1.0, rel=0.02)
+    with_g = make_gan({"spectral_norm": {"generator": True}})
+    assert any(torch.nn.utils.parametrize.is_parametrized(m) for m in with_g.G.modules())
+
+
+def test_gradient_penalty_of_a_linear_critic_is_analytic():
+    gan = make_gan({"gradient_penalty": {"weight": 2.0, "center": 1.0}}, loss="hinge")
+    critic = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.tensor([[3.0, 4.0]]))  # ∇D = w everywhere, ‖w‖ = 5
+    real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
+    gp = the(gan, GradientPenalty)
+    assert gp.d_penalty(critic, real, fake, gan).item() == pytest.approx(2.0 * (5 - 1) ** 2)
+    assert gan.d_objective(critic, real, fake)[1].item() == pytest.approx(32.0)  # reported as the penalty
+    zero_centred = make_gan({"gradient_penalty": {"weight": 2.0, "center": 0.0}}, loss="hinge")
+    assert the(zero_centred, GradientPenalty).d_penalty(critic, real, fake, gan).item() == pytest.approx(50.0)
+
+
+def test_minibatch_discrimination_makes_d_see_the_batch():
+    gan = make_gan({"minibatch_discrimination": {"kernels": 8, "kernel_dim": 3}})
+    assert sum(isinstance(m, MinibatchDiscrimination) for m in gan.D.modules()) == 1
+    assert head(gan.D)[1].in_features == 32 + 8
+    gan.D.eval()
+    x = torch.randn(BATCH, 2)
+    other = torch.cat([x[:1], torch.randn(BATCH - 1, 2)])
+    assert not torch.allclose(gan.D(x)[0], gan.D(other)[0])  # sample 0's score depends on its batch-mates
+    plain = make_gan().D.eval()
+    assert torch.allclose(plain(x)[0], plain(other)[0])
+    layer = MinibatchDiscrimination(5, kernels=4, kernel_dim=3)
+    collapsed = layer.closeness(torch.randn(1, 5).repeat(6, 1))
+    assert torch.allclose(collapsed, torch.full((6, 4), 5.0))  # N − 1 identical neighbours: maximal closeness
+    assert (layer.closeness(torch.randn(6, 5) * 3) < 5.0).all()
+
+
+def test_minibatch_stddev_appends_the_batch_std():
+    layer = MinibatchStdDev()
+    f = torch.randn(8, 5)
+    expected = f.std(dim=0, unbiased=False).mean()
+    out = layer(f)
+    assert out.shape == (8, 6) and torch.equal(out[:, :5], f)
+    assert torch.allclose(out[:, 5], expected.expand(8), atol=1e-6)
+    assert layer.statistic(torch.randn(1, 5).repeat(8, 1)).max().item() < 1e-3  # a collapsed batch: ≈ 0
+    grouped = MinibatchStdDev(group_size=4).statistic(f)  # groups of 4: samples i and i + 2k, as in StyleGAN
+    assert grouped[0].item() == pytest.approx(f[[0, 2, 4, 6]].std(0, unbiased=False).mean().item(), abs=1e-6)
+    assert grouped[0] == grouped[2] and grouped[1] == grouped[3]
+    with pytest.raises(ValueError, match="multiple"):
+        MinibatchStdDev(group_size=3).statistic(f)
+    gan = dcgan({"minibatch_stddev": {}})
+    plain = dcgan()
+    assert head(gan.D)[1].in_features == head(plain.D)[1].in_features + 1
+    assert gan.D(torch.randn(8, *IMAGE)).shape == (8,)
+
+
+def test_experience_replay_returns_stored_fakes():
+    gan = make_gan({"experience_replay": {"size": 64, "fraction": 1.0}})
+    replay = the(gan, ExperienceReplay)
+    real, first, second = torch.randn(BATCH, 2), torch.randn(BATCH, 2), torch.randn(BATCH, 2)
+    r, f = replay.d_inputs(real, first, gan)
+    assert r is real and torch.equal(f, first)  # empty buffer: nothing to replay yet
+    _, f = replay.d_inputs(real, second, gan)
+    stored = {tuple(row.tolist()) for row in first}
+    assert all(tuple(row.tolist()) in stored for row in f)  # every fake D sees now is an old one
+    half = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
+    replay_half = the(half, ExperienceReplay)
+    replay_half.d_inputs(real, first, half)
+    _, f = replay_half.d_inputs(real, second, half)
+    assert torch.equal(f[BATCH // 2:], second[BATCH // 2:])
+    assert all(tuple(row.tolist()) in stored for row in f[: BATCH // 2])
+    newest = [torch.randn(BATCH, 2) for _ in range(5)]
+    for batch in newest:  # a ring: 7·16 pushed into 64 slots keeps the newest 64
+        replay.d_inputs(real, batch, gan)
+    assert replay.buffer.count == 64 and replay.buffer.pos == (7 * BATCH) % 64
+    kept = {tuple(row.tolist()) for row in replay.buffer.data}
+    assert kept == {tuple(row.tolist()) for row in torch.cat(newest[1:])}
+    resumed = make_gan({"experience_replay": {"size": 64, "fraction": 1.0}})
+    the(resumed, ExperienceReplay).load_state_dict(state_through_disk(replay.state_dict()))
+    buffer = the(resumed, ExperienceReplay).buffer
+    assert torch.equal(buffer.data, replay.buffer.data) and (buffer.count, buffer.pos) == (64, 48)
+
+
+def test_d_dropout_follows_every_activation():
+    gan = make_gan({"d_dropout": {"p": 0.5}})
+    assert sum(isinstance(m, nn.Dropout) for m in gan.D.modules()) == 2  # two hidden layers
+    x = torch.randn(BATCH, 2)
+    gan.D.train()
+    assert not torch.equal(gan.D(x), gan.D(x))
+    gan.D.eval()
+    assert torch.equal(gan.D(x), gan.D(x))
+    assert not any(isinstance(m, nn.Dropout) for m in gan.G.modules())
+    images = dcgan({"d_dropout": {}})
+    assert sum(isinstance(m, nn.Dropout) for m in images.D.modules()) == \
+        sum(isinstance(m, nn.LeakyReLU) for m in images.D.modules())
+
+
+def test_unrolling_leaves_d_as_it_was():
+    gan = make_gan({"unrolled": {"steps": 3}})
+    next_real = data_source(POINTS, BATCH)
+    gan.train_step(next_real)  # gives D's optimizer some state
+    weights = copy.deepcopy(gan.D.state_dict())
+    opt_state = copy.deepcopy(gan.opt_d.state_dict())
+    torch.manual_seed(7)
+    critic = gan.g_critic(gan.D)
+    assert critic is not gan.D
+    for k, v in gan.D.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    after = gan.opt_d.state_dict()
+    for idx, slot in opt_state["state"].items():
+        for name, value in slot.items():
+            assert torch.equal(after["state"][idx][name], value), name
+    assert not torch.equal(flat_params(critic), flat_params(gan.D))
+    # the copy is D advanced by exactly 3 ordinary updates, continuing D's optimizer state
+    torch.manual_seed(7)
+    manual = copy.deepcopy(gan.D)
+    manual_opt = gan.new_d_optimizer(manual)
+    manual_opt.load_state_dict(copy.deepcopy(gan.opt_d.state_dict()))
+    for _ in range(3):
+        real = next_real()
+        with torch.no_grad():
+            fake = gan.G(gan.sample_z(BATCH))
+        gan.update_d(manual, manual_opt, real, fake)
+    assert torch.allclose(flat_params(critic), flat_params(manual))
+    # G's gradient flows through the unrolled copy
+    gan.opt_g.zero_grad()
+    gan.loss.g_loss(critic(gan.G(gan.sample_z(BATCH)))).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.G.parameters())
+
+
+def test_pacgan_packs_m_samples_per_d_input():
+    gan = make_gan({"pacgan": {"packing": 4}})
+    assert first_layer(gan.D)[1].in_features == 4 * 2
+    assert gan.D(torch.randn(BATCH, 2)).shape == (BATCH // 4,)
+    images = dcgan({"pacgan": {"packing": 2}})
+    assert first_layer(images.D)[1].in_channels == 2 * IMAGE[0]
+    assert images.D(torch.randn(8, *IMAGE)).shape == (4,)
+    packs = Packed(nn.Identity(), 2)(torch.arange(12.0).view(6, 2))  # consecutive samples side by side
+    assert packs.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    with pytest.raises(ValueError, match="multiple"):
+        gan.D(torch.randn(6, 2))
+
+
+def test_multi_d_trains_n_discriminators_and_g_uses_their_mean():
+    gan = make_gan({"multi_d": {"count": 3}})
+    assert len(gan.Ds) == len(gan.opt_ds) == 3
+    assert len({id(p) for D in gan.Ds for p in D.parameters()}) == sum(len(list(D.parameters())) for D in gan.Ds)
+    assert not torch.equal(flat_params(gan.Ds[0]), flat_params(gan.Ds[1]))  # independently initialised
+    for D, opt in zip(gan.Ds, gan.opt_ds):
+        assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in D.parameters()}
+    before = [flat_params(D) for D in gan.Ds]
+    gan.d_step(data_source(POINTS, BATCH)())
+    assert all(not torch.equal(b, flat_params(D)) for b, D in zip(before, gan.Ds))
+    torch.manual_seed(3)
+    with torch.no_grad():
+        fake = gan.G(gan.sample_z(BATCH))
+        expected = torch.stack([gan.loss.g_loss(D(fake)) for D in gan.Ds]).mean()
+    torch.manual_seed(3)
+    assert gan.g_step().item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_ema_averages_g_and_is_what_gets_sampled():
+    gan = make_gan({"ema": {"decay": 0.9}})
+    assert gan.sampler() is gan.G_eval and gan.G_eval is not gan.G
+    average = flat_params(gan.G_eval)
+    gan.train_step(data_source(POINTS, BATCH))
+    assert torch.allclose(flat_params(gan.G_eval), 0.9 * average + 0.1 * flat_params(gan.G), atol=1e-6)
+    assert not torch.allclose(flat_params(gan.G_eval), flat_params(gan.G))
+    late = make_gan({"ema": {"decay": 0.9, "start": 5}})
+    late.train_step(data_source(POINTS, BATCH))
+    assert torch.equal(flat_params(late.G_eval), flat_params(late.G))  # before `start` it tracks G exactly
+    assert make_gan().sampler() is not None and make_gan().G_eval is None
+
+
+def test_grad_clip_bounds_the_gradient_norm():
+    gan = make_gan({"grad_clip": {"max_norm_d": 0.5, "max_norm_g": None}})
+    for p in [*gan.D.parameters(), *gan.G.parameters()]:
+        p.grad = torch.full_like(p, 10.0)
+    clip = gan.tricks[0]
+    clip.before_d_step(gan.D, gan)
+    clip.before_g_step(gan)
+    norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in gan.D.parameters()]))
+    assert norm.item() == pytest.approx(0.5, rel=1e-4)
+    assert all(torch.equal(p.grad, torch.full_like(p, 10.0)) for p in gan.G.parameters())  # G: not clipped
+
+
+def test_lr_schedule_factors():
+    assert lr_factor("constant", 0.0, 10)(5) == 1.0
+    assert [lr_factor("linear", 0.0, 10)(t) for t in (0, 5, 10, 20)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    assert lr_factor("linear", 0.1, 10)(10) == pytest.approx(0.1)
+    assert [lr_factor("cosine", 0.0, 10)(t) for t in (0, 5, 10)] == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_lr_schedule_drives_every_optimizer_and_resumes():
+    tricks = {"lr_schedule": {"schedule": "linear", "steps": 10}, "multi_d": {"count": 2}}
+    gan = make_gan(tricks, optimizer={"lr_g": 1e-3, "lr_d": 2e-3})
+    next_real = data_source(POINTS, BATCH)
+    for _ in range(5):
+        gan.train_step(next_real)
+    assert gan.opt_g.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+    assert [opt.param_groups[0]["lr"] for opt in gan.opt_ds] == pytest.approx([1e-3, 1e-3])
+    resumed = make_gan(tricks, optimizer={"lr_g": 1e-3, "lr_d": 2e-3})
+    resumed.load_state_dict(state_through_disk(gan.state_dict()))
+    for g in (gan, resumed):
+        g.train_step(next_real)
+    assert resumed.opt_g.param_groups[0]["lr"] == gan.opt_g.param_groups[0]["lr"] == pytest.approx(0.4e-3)
+
+
+def test_batchnorm_is_an_architecture_option_not_a_trick():
+    assert "batchnorm" not in TRICKS
+    with_bn, without = dcgan(), dcgan(architecture={"name": "dcgan", "width": 8, "batchnorm_g": False,
+                                                    "batchnorm_d": False})
+    assert any(isinstance(m, nn.BatchNorm2d) for m in with_bn.D.modules())
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in [*without.D.modules(),
+                                                                              *without.G.modules()])
+
+
+# ---------------------------------------------------------------------------------------------------- training
+TRAINING: dict[str, dict[str, Any]] = {
+    "spectral_norm": {"tricks": {"spectral_norm": {"generator": True}}},
+    "gradient_penalty": {"tricks": {"gradient_penalty": {}}, "loss": "hinge"},
+    "label_smoothing": {"tricks": {"label_smoothing": {}}},
+    "instance_noise": {"tricks": {"instance_noise": {"anneal_steps": 10}}},
+    "minibatch_discrimination": {"tricks": {"minibatch_discrimination": {}}},
+    "minibatch_stddev": {"tricks": {"minibatch_stddev": {"group_size": 4}}},
+    "experience_replay": {"tricks": {"experience_replay": {"size": 64}}},
+    "d_dropout": {"tricks": {"d_dropout": {}}},
+    "unrolled": {"tricks": {"unrolled": {"steps": 3}}},
+    "pacgan": {"tricks": {"pacgan": {"packing": 2}}},
+    "multi_d": {"tricks": {"multi_d": {"count": 3}}},
+    "ema": {"tricks": {"ema": {"decay": 0.9}}},
+    "grad_clip": {"tricks": {"grad_clip": {"max_norm_d": 0.1, "max_norm_g": 0.1}}},
+    "lr_schedule": {"tricks": {"lr_schedule": {"schedule": "cosine"}}},
+    "weight_clip": {"tricks": {"weight_clip": {}}, "loss": "wgan", "optimizer": {"name": "rmsprop"}},
+    "combo_regularisers": {"loss": "hinge", "d_steps": 2, "tricks": {
+        "spectral_norm": {}, "gradient_penalty": {"center": 0.0}, "minibatch_stddev": {}, "ema": {},
+        "experience_replay": {"size": 64}, "lr_schedule": {}, "grad_clip": {}, "instance_noise": {}}},
+    "combo_architecture": {"tricks": {
+        "pacgan": {"packing": 4}, "minibatch_discrimination": {"kernels": 8}, "d_dropout": {}, "multi_d": {},
+        "unrolled": {"steps": 2}, "label_smoothing": {}, "spectral_norm": {}}},
+    "combo_images": {"image": True, "tricks": {
+        "pacgan": {}, "minibatch_stddev": {}, "spectral_norm": {}, "ema": {}, "d_dropout": {}, "multi_d": {},
+        "gradient_penalty": {}, "unrolled": {"steps": 1}}},
+}
+
+
+def build(case: dict[str, Any]) -> tuple[GAN, Callable[[], torch.Tensor]]:
+    delta = {k: v for k, v in case.items() if k != "image"}
+    if case.get("image"):
+        return dcgan(**delta), data_source(IMAGE, 8)
+    return make_gan(**delta), data_source(POINTS, BATCH)
+
+
+def test_every_trick_has_a_training_case():
+    assert set(TRICKS.names()) <= set(TRAINING)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING))
+def test_short_training_is_finite_and_moves_weights(name):
+    torch.manual_seed(0)
+    gan, next_real = build(TRAINING[name])
+    nets = {"G": gan.G, **{f"D{i}": D for i, D in enumerate(gan.Ds)}}
+    if gan.G_eval is not None:
+        nets["G_eval"] = gan.G_eval
+    before = {k: flat_params(net) for k, net in nets.items()}
+    for _ in range(5 if TRAINING[name].get("image") else 20):
+        stats = gan.train_step(next_real)
+        assert set(stats) == set(STAT_NAMES)
+        assert all(v.dim() == 0 and torch.isfinite(v) for v in stats.values()), stats
+    for k, net in nets.items():
+        after = flat_params(net)
+        assert torch.isfinite(after).all(), k
+        assert not torch.equal(after, before[k]), f"{k} did not move"
+
+
+@pytest.mark.parametrize("name", ["combo_regularisers", "combo_architecture"])
+def test_resume_continues_exactly(name):
+    torch.manual_seed(0)
+    gan, next_real = build(TRAINING[name])
+    for _ in range(3):
+        gan.train_step(next_real)
+    state, rng = state_through_disk(gan.state_dict()), torch.get_rng_state()
+    expected = [gan.train_step(next_real) for _ in range(3)]
+    resumed, _ = build(TRAINING[name])
+    resumed.load_state_dict(state)
+    torch.set_rng_state(rng)
+    got = [resumed.train_step(next_real) for _ in range(3)]
+    for e, g in zip(expected, got):
+        assert all(torch.allclose(e[k], g[k]) for k in STAT_NAMES), (e, g)
+    for a, b in zip([gan.G, *gan.Ds, gan.sampler()], [resumed.G, *resumed.Ds, resumed.sampler()]):
+        assert torch.allclose(flat_params(a), flat_params(b))
+
+
+# ---------------------------------------------------------------------------------------------------- config
+def config(variant: dict[str, Any]) -> Config:
+    return Config({"seeds": [0], "datasets": {"ring8": {}}, "defaults": {}, "variants": [{"name": "v", **variant}]})
+
+
+@pytest.mark.parametrize("variant, key", [
+    ({"tricks": {"weight_clip": {}}}, "variants[0].tricks.weight_clip"),
+    ({"loss": "wgan-gp", "tricks": {"gradient_penalty": {}}}, "variants[0].tricks.gradient_penalty"),
+    ({"loss": "hinge", "tricks": {"label_smoothing": True}}, "variants[0].tricks.label_smoothing"),
+    ({"batch_size": 64, "tricks": {"pacgan": {"packing": 3}}}, "variants[0].tricks.pacgan.packing"),
+    ({"batch_size": 64, "tricks": {"minibatch_stddev": {"group_size": 5}}},
+     "variants[0].tricks.minibatch_stddev.group_size"),
+    ({"tricks": {"lr_schedule": {"schedule": "step"}}}, "variants[0].tricks.lr_schedule.schedule"),
+    ({"tricks": {"ema": {"decay": 1.5}}}, "variants[0].tricks.ema.decay"),
+    ({"tricks": {"unrolled": {"k": 3}}}, "variants[0].tricks.unrolled.k"),
+    ({"tricks": {"multi_d": {"count": 0}}}, "variants[0].tricks.multi_d.count"),
+    ({"tricks": {"grad_clip": {"max_norm_d": None, "max_norm_g": None}}}, "variants[0].tricks.grad_clip"),
+    ({"tricks": {"experience_replay": {"fraction": 2}}}, "variants[0].tricks.experience_replay.fraction"),
+    ({"tricks": {"d_dropout": {"p": 1.0}}}, "variants[0].tricks.d_dropout.p"),
+])
+def test_config_rejects_bad_tricks_naming_the_key(variant, key):
+    with pytest.raises(ConfigError) as err:
+        config(variant)
+    assert str(err.value).startswith(key + ":"), str(err.value)
+
+
+def test_config_accepts_every_trick_at_once():
+    tricks = {name: {} for name in TRICKS.names() if name != "weight_clip"}
+    tricks["gradient_penalty"] = {}
+    config({"loss": "nonsaturating", "tricks": tricks})
+    config({"loss": "wgan", "tricks": {"weight_clip": {"clip": 0.05}, "ema": True}})
