@@ -44,24 +44,24 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train_classifier(args) -> None:
-    import torch
-
     from ganbench.data import load_prepared
     from ganbench.device import configure_threads
     from ganbench.errors import DataError
     from ganbench.io import write_json
-    from ganbench.metrics.classifier import save_classifier, train_classifier
+    from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
+    from ganbench.metrics.extractors import check_options
 
     config = _config(args)
+    check_options(config.evaluation)
     configure_threads(args.threads)
     data = load_prepared(args.data)
     opts = config.evaluation["classifier"]
-    model, info = train_classifier(torch.from_numpy(data.x_train), torch.from_numpy(data.y_train),
-                                   torch.from_numpy(data.x_test), torch.from_numpy(data.y_test),
-                                   data.num_classes, opts)
-    info["dataset"] = data.meta["name"]
-    print(f"classifier for {data.meta['name']}: test accuracy {info['test_accuracy']:.4f} "
-          f"({info['train_seconds']:.1f} s)")
+    arrays, num_classes, about = classifier_data(data)  # a stacked dataset: its base images, channel by channel
+    model, info = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                                   num_classes, opts)
+    info.update({"dataset": data.meta["name"], **about})
+    print(f"classifier for {data.meta['name']}: test accuracy {info['test_accuracy']:.4f} on "
+          f"{info['test_images']} {'base ' if about['per_channel'] else ''}images ({info['train_seconds']:.1f} s)")
     if info["test_accuracy"] < float(opts["min_accuracy"]):
         raise DataError(f"evaluation.classifier.min_accuracy: the domain classifier for {data.meta['name']} reached "
                         f"{info['test_accuracy']:.4f} test accuracy, below the floor {opts['min_accuracy']}; its "
@@ -73,11 +73,14 @@ def cmd_train_classifier(args) -> None:
 def cmd_real_features(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import real_features
+    from ganbench.metrics.extractors import check_options
 
     config = _config(args)
+    check_options(config.evaluation)
     configure_threads(args.threads)
     info = real_features(args.data, args.classifier, config.evaluation, args.out, args.floor)
-    print(f"real features: {info['num_samples']} {info['split']} samples via {info['extractor']}")
+    print(f"real features: {info['num_samples']} {info['split']} samples via {info['extractor']}"
+          + (f"; floor in {info.get('seconds', 0):.1f} s" if args.floor else ""))
 
 
 def cmd_train(args) -> None:
@@ -95,8 +98,10 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import evaluate_run
+    from ganbench.metrics.extractors import check_options
 
     config = _config(args)
+    check_options(config.evaluation)
     configure_threads(args.threads)
     run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed}
     result = evaluate_run(args.run_dir, args.data, config.evaluation, args.out, args.real_features,
@@ -148,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--classifier", help="domain classifier weights")
     p.add_argument("--out", required=True, help="features (.pt)")
-    p.add_argument("--floor", help="JSON: real-vs-real metrics (train subset vs evaluation split)")
+    p.add_argument("--floor", help="JSON: real-vs-real metrics (the other split vs the evaluation split)")
     p.add_argument("--threads", type=int)
 
     p = add("train", cmd_train, "Train one (dataset, variant, seed); resumes from its last checkpoint.")
@@ -162,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", cmd_evaluate, "Compute every metric of one trained run into metrics.json.")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--real-features")
-    p.add_argument("--classifier")
+    p.add_argument("--real-features", help="real.pt from real-features (image datasets)")
+    p.add_argument("--classifier", help="domain classifier weights (image datasets)")
     p.add_argument("--out", required=True)
     p.add_argument("--dataset")
     p.add_argument("--variant")

@@ -36,7 +36,11 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "kid_subset_size": 1000,
     "kid_subsets": 100,
     "prc_neighborhood": 3,
-    "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0},
+    "dc_neighborhood": 5,  # density/coverage (Naeem et al. 2020)
+    "prc_feature_extractor_weights": None,  # VGG16 weights: precision/recall/density/coverage on VGG16 fc2 features
+    "stacked_samples": 26_000,  # samples for the 1000-mode count on stacked datasets (VEEGAN, PacGAN)
+    "memorization_samples": 1000,  # generated / held-out samples in the nearest-training-neighbour check
+    "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0, "width": 16},
 }
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
@@ -190,6 +194,11 @@ class Config:
             arch_cls = _architecture_class(settings, key)
             loss_cls = LOSSES.get(settings["loss"]["name"], key=f"{key}.loss.name")
             loss_cls({k: v for k, v in settings["loss"].items() if k != "name"}, f"{key}.loss")
+            if arch_cls.training_model != "gan" and settings.get("tricks"):
+                trick = next(iter(settings["tricks"]))
+                raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
+                                  f"{settings['architecture']['name']!r} trains a non-adversarial "
+                                  f"{arch_cls.training_model} (remove it, e.g. `tricks: {{{trick}: null}}`)")
             for trick, options in (settings.get("tricks") or {}).items():
                 trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
                 if options is not None and not isinstance(options, (dict, bool)):

@@ -35,7 +35,11 @@ def test_every_run_has_finite_metrics_and_the_report_exists(tiny_run):
     table = pd.read_csv(tiny_run / "results/metrics.csv")
     expected = {(r.dataset, r.variant, r.seed) for r in config.runs()}
     assert set(zip(table["dataset"], table["variant"], table["seed"])) == expected
-    assert (table["status"] == "ok").all()
+    diverged = table["variant"] == "diverges"
+    assert (table.loc[diverged, "status"] == "diverged").all() and diverged.sum() == 2
+    assert (table.loc[~diverged, "status"] == "ok").all()
+    assert table.loc[diverged, "modes"].isna().all(), "a diverged run must not get numbers that look valid"
+    table = table[~diverged]
     per_kind = {"image": ["fid", "fid_best", "kid", "is", "precision", "recall", "classes_covered"],
                 "points": ["modes", "hq_percent"]}
     for row in table.to_dict("records"):
@@ -43,6 +47,7 @@ def test_every_run_has_finite_metrics_and_the_report_exists(tiny_run):
             assert math.isfinite(row[metric]), (row["dataset"], row["variant"], metric)
     html = (tiny_run / "results/report/index.html").read_text()
     assert "A  minimax" in html and "B  non-saturating" in html
+    assert "2/2 diverged" in html
     for metric in ("fid", "modes"):
         assert f'data-metric="{metric}"' in html
     images = re.findall(r'<img src="([^"]+)"', html)

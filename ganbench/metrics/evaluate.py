@@ -1,33 +1,58 @@
 """Evaluation of one run and the per-dataset real-data side it is compared with.
 
-``real_features``: features of ``num_samples`` real images of the evaluation split, extracted once per
-(dataset, extractor, split) and cached; the same call measures the real-vs-real floor (a train subset of equal size
-against that split), shown in the report as the "data" row.
-``evaluate_run``: samples the generator in batches straight into the extractor (no PNG round trip), computes the
-torch-fidelity metrics for the final weights and FID for every training snapshot (best and final are reported,
-since GANs often collapse late), class coverage with the domain classifier, or mode coverage on 2-D mixtures.
+``real_features`` (once per dataset): features of ``num_samples`` real images of the evaluation split, with what
+depends on them alone (KID's real-vs-real sums, the real k-NN radii), and the memorization reference (domain
+classifier features of the whole train split, the nearest-training-neighbour median of held-out test images). The
+same call measures the real-vs-real floor of every metric, shown in the report as the "data" row: the other split
+against the evaluation split for FID/KID/IS/precision/recall/density/coverage/classes/stacked modes, a second
+held-out subset for the memorization ratio.
+
+``evaluate_run``: samples the generator in batches straight into the feature networks (no PNG round trip, one pass
+for all of them) and runs every registered ``Evaluator`` that applies to the run:
+
+=================  =========================================================================================
+fidelity           FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training
+                   snapshot (best and final are reported, since GANs often collapse late)
+classes            classes covered and class KL (labelled image datasets, domain classifier)
+stacked_modes      modes out of 1000 and KL to uniform on ``stacked_samples`` samples (stacked datasets)
+memorization       memorization ratio (nearest training neighbour, generated vs held-out)
+mixture            modes, high-quality %, reverse KL (2-D mixtures)
+critic             Wasserstein estimate of the final critic on held-out data (WGAN, WGAN-GP)
+conditional        classifier accuracy on requested labels (conditional architectures; none yet)
+=================  =========================================================================================
+
+Every result records the evaluation settings it was computed with (``num_samples``, ``eval_seed``, ``real_split``
+and the whole ``evaluation`` section).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
 from ganbench.data import Prepared, load_prepared
 from ganbench.device import describe, pick_device
+from ganbench.errors import DataError
 from ganbench.io import read_json, torch_save, write_json
-from ganbench.metrics.fidelity import class_coverage, fid_from_features, fidelity_metrics
-from ganbench.metrics.modes import mixture_metrics
+from ganbench.metrics.conditional import balanced_labels, conditional_accuracy, is_conditional
+from ganbench.metrics.critic import critic_estimate, is_wasserstein
+from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, CLASSIFIER, FID, ISC, PRC, FeaturePipeline
+from ganbench.metrics.fidelity import (FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics,
+                                       real_caches)
+from ganbench.metrics.memorization import median_distance, memorization_ratio
+from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.models import ARCHITECTURES
+from ganbench.registry import Registry
 from ganbench.train.trainer import to_uint8
 
-IMAGE_METRICS = ("fid", "fid_best", "kid", "is", "precision", "recall", "classes_covered", "class_kl")
-POINT_METRICS = ("modes", "hq_percent", "reverse_kl")
+REAL_ROLES = (FID, ISC, PRC)  # the features kept for the comparison with every run
 
 
 def _batches(x: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
@@ -40,37 +65,76 @@ def _subset(x: np.ndarray, n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(x[np.sort(idx)])
 
 
-def make_extractor(options: dict[str, Any], classifier_path: str | Path | None, device: torch.device):
-    from ganbench.metrics.extractors import CLASSIFIER, Extractor
+def _heldout_pair(x: np.ndarray, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint random subsets of ``x`` of up to ``n`` samples each (halves when ``x`` has fewer than 2n)."""
+    n = min(n, len(x) // 2)
+    order = np.random.default_rng(seed).permutation(len(x))
+    return torch.from_numpy(x[np.sort(order[:n])]), torch.from_numpy(x[np.sort(order[n:2 * n])])
 
-    name = options["feature_extractor"]
-    weights = str(classifier_path) if name == CLASSIFIER else options["feature_extractor_weights"]
-    return Extractor(name, weights, device)
+
+def is_stacked(data: Prepared) -> bool:
+    return bool(data.meta.get("base_dataset"))
 
 
+def stacked_total(data: Prepared, options: dict[str, Any]) -> int:
+    """Samples to draw: ``num_samples``, or ``stacked_samples`` for the mode count of a stacked dataset."""
+    n = int(options["num_samples"])
+    return max(n, int(options["stacked_samples"])) if is_stacked(data) else n
+
+
+# ------------------------------------------------------------------------------------------- real side
 def real_features(data_path: str | Path, classifier_path: str | Path | None, options: dict[str, Any],
                   out_path: str | Path, floor_path: str | Path | None = None) -> dict[str, Any]:
     device = pick_device("auto")
     data = load_prepared(data_path)
-    extractor = make_extractor(options, classifier_path, device)
+    pipe = FeaturePipeline.build(options, classifier_path, device)
     n, seed, bs = int(options["num_samples"]), int(options["seed"]), int(options["batch_size"])
     split = options["real_split"]
     start = time.perf_counter()
-    real = extractor(_batches(_subset(getattr(data, f"x_{split}"), n, seed), bs))
-    torch_save({"fid": real["fid"], "isc": real["isc"], "split": split, "extractor": extractor.name}, out_path)
-    info: dict[str, Any] = {"extractor": extractor.name, "split": split, "num_samples": len(real["fid"])}
+    real = pipe(_batches(_subset(getattr(data, f"x_{split}"), n, seed), bs), roles=REAL_ROLES)
+    blob: dict[str, Any] = {**real, **real_caches(real, n, options), "split": split, "extractor": pipe.main_name,
+                            "num_samples": len(real[FID])}
+    heldout_floor = None
+    if CLASS_FEATURES in pipe.roles:
+        m = int(options["memorization_samples"])
+        train = pipe(_batches(torch.from_numpy(data.x_train), bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
+        train = train.half()  # stored at half size (a stacked train split: 60 000 × 384); distances in float32
+        heldout, heldout_floor = _heldout_pair(data.x_test, m, seed + 2)
+        reference = pipe(_batches(heldout, bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
+        blob["memorization"] = {"train": train, "heldout_median": median_distance(reference, train),
+                                "heldout_samples": len(reference)}
+    torch_save(blob, out_path)
+    info: dict[str, Any] = {"extractor": pipe.main_name, "split": split, "num_samples": len(real[FID]),
+                            "seed": seed, "evaluation": options}
     if floor_path is not None:
-        # real-vs-real floor: the other split, the same number of samples, the same metrics
-        other = "train" if split == "test" else "test"
-        floor = extractor(_batches(_subset(getattr(data, f"x_{other}"), len(real["fid"]), seed + 1), bs))
-        metrics = fidelity_metrics(floor, real, options)
-        metrics.update(class_coverage(floor["isc"].argmax(1).numpy(), data.num_classes)
-                       if data.num_classes and extractor.name == "ganbench-classifier" else {})
-        info.update({"metrics": metrics, "floor_split": other, "seconds": time.perf_counter() - start})
+        info.update(_floor(data, pipe, blob, heldout_floor, options))
+        info["seconds"] = time.perf_counter() - start
         write_json(floor_path, info)
     return info
 
 
+def _floor(data: Prepared, pipe: FeaturePipeline, real: dict[str, Any], heldout: torch.Tensor | None,
+           options: dict[str, Any]) -> dict[str, Any]:
+    """Real-vs-real values of every metric that has one: the other split plays the generator."""
+    n, seed, bs = int(options["num_samples"]), int(options["seed"]), int(options["batch_size"])
+    other = "train" if options["real_split"] == "test" else "test"
+    sample = _subset(getattr(data, f"x_{other}"), stacked_total(data, options), seed + 1)
+    feats = pipe(_batches(sample, bs), head=n)
+    metrics: dict[str, Any] = fidelity_metrics(feats, real, options)
+    labels = feats[CLASS_LOGITS].argmax(1).numpy() if CLASS_LOGITS in feats else None
+    if labels is not None and data.num_classes:
+        metrics.update(class_coverage(labels[:n], data.num_classes))
+    if labels is not None and is_stacked(data):
+        metrics.update(stacked_mode_metrics(labels, data.num_classes))
+    if heldout is not None and "memorization" in real:
+        mem = real["memorization"]
+        second = pipe(_batches(heldout, bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
+        metrics.update(memorization_ratio(second, mem["train"], mem["heldout_median"]))
+    return {"metrics": metrics, "floor_split": other, "floor_samples": len(feats[FID]),
+            "stacked_samples": len(labels) if labels is not None and is_stacked(data) else None}
+
+
+# ------------------------------------------------------------------------------------------- one run
 def load_generator(run_dir: Path, data: Prepared, device: torch.device, weights: Path | None = None):
     train = read_json(run_dir / "train.json")
     settings = train["settings"]
@@ -95,15 +159,161 @@ def generate(net, z_dim: int, n: int, batch_size: int, seed: int, device: torch.
         yield net(z).float()
 
 
+@dataclass
+class RunContext:
+    """One trained run and everything its evaluators share, each loaded or computed at most once."""
+
+    run_dir: Path
+    data: Prepared
+    options: dict[str, Any]
+    device: torch.device
+    train: dict[str, Any]
+    real_features_path: str | Path | None = None
+    classifier_path: str | Path | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.train["settings"]
+
+    @property
+    def n(self) -> int:
+        return int(self.options["num_samples"])
+
+    @property
+    def has_classifier(self) -> bool:
+        return self.classifier_path is not None
+
+    @cached_property
+    def generator(self) -> tuple[torch.nn.Module, int]:
+        return load_generator(self.run_dir, self.data, self.device)
+
+    @cached_property
+    def pipeline(self) -> FeaturePipeline:
+        return FeaturePipeline.build(self.options, self.classifier_path, self.device)
+
+    @cached_property
+    def real(self) -> dict[str, Any]:
+        if self.real_features_path is None:
+            raise DataError("evaluate: image datasets need --real-features (the real_features rule's real.pt)")
+        return torch.load(self.real_features_path, map_location="cpu", weights_only=True)
+
+    def samples(self, net: torch.nn.Module, n: int) -> Iterator[torch.Tensor]:
+        z_dim = self.generator[1]
+        bs, seed = int(self.options["batch_size"]), int(self.options["seed"])
+        return (to_uint8(x) for x in generate(net, z_dim, n, bs, seed, self.device))
+
+    @cached_property
+    def generated(self) -> dict[str, torch.Tensor]:
+        """Features of the final generator's samples: every role for the first ``num_samples``, classifier
+        labels for all ``stacked_total`` of them."""
+        return self.pipeline(self.samples(self.generator[0], stacked_total(self.data, self.options)), head=self.n)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.generated[CLASS_LOGITS].argmax(1).numpy()
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """A group of metrics: the scalar names it reports (NaN for a run that did not finish), when it applies
+    (decided from the data and settings alone), and how it computes them."""
+
+    name: str
+    metrics: tuple[str, ...]
+    applies: Callable[[RunContext], bool]
+    compute: Callable[[RunContext], dict[str, Any]]
+
+
+EVALUATORS: Registry[Evaluator] = Registry("evaluator")
+
+
+def evaluator(name: str, metrics: tuple[str, ...], applies: Callable[[RunContext], bool]):
+    def register(compute: Callable[[RunContext], dict[str, Any]]):
+        EVALUATORS.register(name)(Evaluator(name, metrics, applies, compute))
+        return compute
+
+    return register
+
+
+def _image(ctx: RunContext) -> bool:
+    return ctx.data.kind == "image"
+
+
+@evaluator("fidelity", (*FIDELITY_METRICS, "fid_best"), _image)
+def _fidelity(ctx: RunContext) -> dict[str, Any]:
+    out: dict[str, Any] = fidelity_metrics(ctx.generated, ctx.real, ctx.options)
+    out.update({"extractor": ctx.pipeline.main_name, "prc_extractor": ctx.pipeline.roles[PRC][0]})
+    curve = []
+    for snap in sorted((ctx.run_dir / "snapshots").glob("step*.pt")):
+        step = int(snap.stem[4:])
+        if step >= int(ctx.train["steps"]):  # the final weights: already measured
+            curve.append({"step": step, "fid": out["fid"]})
+            continue
+        model, _ = load_generator(ctx.run_dir, ctx.data, ctx.device, snap)
+        feats = ctx.pipeline(ctx.samples(model, ctx.n), roles=[FID])[FID]
+        curve.append({"step": step, "fid": fid_from_features(feats, ctx.real[FID], ctx.real.get("fid_stats"))})
+    out["fid_curve"] = curve
+    out["fid_best"] = min([c["fid"] for c in curve] + [out["fid"]])
+    return out
+
+
+@evaluator("classes", ("classes_covered", "class_kl"),
+           lambda ctx: _image(ctx) and ctx.has_classifier and ctx.data.num_classes > 0)
+def _classes(ctx: RunContext) -> dict[str, Any]:
+    return class_coverage(ctx.labels[:ctx.n], ctx.data.num_classes)
+
+
+@evaluator("stacked_modes", ("stacked_modes", "stacked_kl"),
+           lambda ctx: _image(ctx) and ctx.has_classifier and is_stacked(ctx.data))
+def _stacked_modes(ctx: RunContext) -> dict[str, Any]:
+    return {**stacked_mode_metrics(ctx.labels, ctx.data.num_classes), "stacked_samples": len(ctx.labels)}
+
+
+@evaluator("memorization", ("memorization_ratio",), lambda ctx: _image(ctx) and ctx.has_classifier)
+def _memorization(ctx: RunContext) -> dict[str, Any]:
+    mem = ctx.real.get("memorization")
+    if mem is None:
+        return {"memorization_ratio": math.nan}
+    gen = ctx.generated[CLASS_FEATURES][: int(ctx.options["memorization_samples"])]
+    return {**memorization_ratio(gen, mem["train"], float(mem["heldout_median"])),
+            "memorization_samples": len(gen), "nn_train_distance_heldout": float(mem["heldout_median"])}
+
+
+@evaluator("mixture", ("modes", "hq_percent", "reverse_kl"), lambda ctx: ctx.data.kind == "points")
+def _mixture(ctx: RunContext) -> dict[str, Any]:
+    net, z_dim = ctx.generator
+    bs, seed = int(ctx.options["batch_size"]), int(ctx.options["seed"])
+    points = torch.cat(list(generate(net, z_dim, ctx.n, bs, seed, ctx.device))).cpu().numpy()
+    return mixture_metrics(points, np.asarray(ctx.data.meta["centers"]), float(ctx.data.meta["sigma"]))
+
+
+@evaluator("critic", ("wasserstein",), lambda ctx: is_wasserstein(ctx.settings))
+def _critic(ctx: RunContext) -> dict[str, Any]:
+    return critic_estimate(ctx.run_dir, ctx.data, ctx.settings, ctx.options, ctx.device)
+
+
+@evaluator("conditional", ("conditional_accuracy",),
+           lambda ctx: _image(ctx) and ctx.has_classifier and is_conditional(ctx.settings))
+def _conditional(ctx: RunContext) -> dict[str, Any]:
+    net, z_dim = ctx.generator
+    classifier = ctx.pipeline.extractors[CLASSIFIER].net.model
+    labels = balanced_labels(ctx.n, ctx.data.num_classes)
+    return {"conditional_accuracy": conditional_accuracy(net, labels, classifier, z_dim,
+                                                         int(ctx.options["batch_size"]), int(ctx.options["seed"]),
+                                                         ctx.device)}
+
+
 def evaluate_run(run_dir: str | Path, data_path: str | Path, options: dict[str, Any], out_path: str | Path,
                  real_features_path: str | Path | None = None, classifier_path: str | Path | None = None,
                  run_id: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every applicable evaluator's metrics for the run in ``run_dir`` (NaN where the run did not finish), with
+    the run's timings and the evaluation settings, written to ``out_path`` (metrics.json) and returned."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
     device = pick_device("auto")
     train = read_json(run_dir / "train.json")
     data = load_prepared(data_path)
-    n, bs, seed = int(options["num_samples"]), int(options["batch_size"]), int(options["seed"])
+    ctx = RunContext(run_dir, data, options, device, train, real_features_path, classifier_path)
     result: dict[str, Any] = {
         **(run_id or {}),
         "status": train["status"],
@@ -114,49 +324,19 @@ def evaluate_run(run_dir: str | Path, data_path: str | Path, options: dict[str, 
         "total_train_job_seconds": train.get("total_seconds"),
         "images_per_second": train["images_per_second"],
         "device": train["device"],
-        "num_samples": n,
-        "eval_seed": seed,
+        "num_samples": int(options["num_samples"]),
+        "eval_seed": int(options["seed"]),
         "real_split": options["real_split"],
         "kind": data.kind,
+        "evaluation": options,
     }
-    names = IMAGE_METRICS if data.kind == "image" else POINT_METRICS
-    result.update({name: math.nan for name in names})
+    applicable = [EVALUATORS.get(name) for name in EVALUATORS if EVALUATORS.get(name).applies(ctx)]
+    for ev in applicable:
+        result.update({name: math.nan for name in ev.metrics})
     if train["status"] == "ok":
-        net, z_dim = load_generator(run_dir, data, device)
-        if data.kind == "image":
-            result.update(_image_metrics(run_dir, net, z_dim, data, options, device, real_features_path,
-                                         classifier_path))
-        else:
-            points = torch.cat(list(generate(net, z_dim, n, bs, seed, device))).cpu().numpy()
-            result.update(mixture_metrics(points, np.asarray(data.meta["centers"]), float(data.meta["sigma"])))
+        for ev in applicable:
+            result.update(ev.compute(ctx))
     result["eval_seconds"] = time.perf_counter() - start
     result["eval_device"] = describe(device)
     write_json(out_path, result)
     return result
-
-
-def _image_metrics(run_dir: Path, net, z_dim: int, data: Prepared, options: dict[str, Any], device: torch.device,
-                   real_features_path, classifier_path) -> dict[str, Any]:
-    n, bs, seed = int(options["num_samples"]), int(options["batch_size"]), int(options["seed"])
-    extractor = make_extractor(options, classifier_path, device)
-    real = torch.load(real_features_path, map_location="cpu", weights_only=True)
-
-    def features(model) -> dict[str, torch.Tensor]:
-        return extractor(to_uint8(x) for x in generate(model, z_dim, n, bs, seed, device))
-
-    gen = features(net)
-    out: dict[str, Any] = fidelity_metrics(gen, real, options)
-    out["extractor"] = extractor.name
-    if data.num_classes and extractor.name == "ganbench-classifier":
-        out.update(class_coverage(gen["isc"].argmax(1).numpy(), data.num_classes))
-    curve = []
-    for snap in sorted((run_dir / "snapshots").glob("step*.pt")):
-        step = int(snap.stem[4:])
-        if step >= int(read_json(run_dir / "train.json")["steps"]):
-            curve.append({"step": step, "fid": out["fid"]})
-            continue
-        model, _ = load_generator(run_dir, data, device, snap)
-        curve.append({"step": step, "fid": fid_from_features(features(model)["fid"], real["fid"])})
-    out["fid_curve"] = curve
-    out["fid_best"] = min([c["fid"] for c in curve] + [out["fid"]])
-    return out

@@ -21,10 +21,15 @@ class Architecture(ABC):
     ``shape`` is one sample's shape ((C, H, W) or (D,)); ``kind`` is "image" or "points"; ``num_classes`` > 0 makes
     conditional models possible (architectures that support it read ``conditional`` from their options).
     The discriminator returns one logit per input: a tensor of shape (N,).
+
+    ``training_model`` names the entry of ``ganbench.train.models.TRAINING_MODELS`` that trains this family: "gan"
+    (G against D) for most; the non-adversarial baselines (VAE, autoencoder) name their own, build an encoder in
+    place of a discriminator, and still have ``generator()`` build the network that maps z ~ N(0, I) to samples.
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("image", "points")
     defaults: ClassVar[dict[str, Any]] = {}
+    training_model: ClassVar[str] = "gan"
 
     def __init__(self, shape: tuple[int, ...], kind: str, z_dim: int, num_classes: int, options: dict | None, key: str):
         self.shape = tuple(shape)

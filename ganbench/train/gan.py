@@ -126,16 +126,27 @@ class GAN:
             "penalty": penalty.detach(),
         }
 
-    def d_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Update every discriminator once on one batch; statistics averaged over the discriminators."""
-        with torch.no_grad():
-            fake = self.G(self.sample_z(real.shape[0]))
+    def d_step(self, real: torch.Tensor, keep_fake: bool = False
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Update every discriminator once on one batch; statistics averaged over the discriminators.
+
+        With ``keep_fake`` the fake batch is generated with its graph and returned, so the generator step that
+        follows reuses it instead of running G forward again (as the PyTorch DCGAN example does); D only ever
+        sees it detached."""
+        z = self.sample_z(real.shape[0])
+        if keep_fake:
+            kept = self.G(z)
+            fake = kept.detach()
+        else:
+            kept = None
+            with torch.no_grad():
+                fake = self.G(z)
         for trick in self.tricks:
             real, fake = trick.d_inputs(real, fake, self)
         stats = [self.update_d(D, opt, real, fake) for D, opt in zip(self.Ds, self.opt_ds)]
         if len(stats) == 1:
-            return stats[0]
-        return {k: torch.stack([s[k] for s in stats]).mean() for k in stats[0]}
+            return stats[0], kept
+        return {k: torch.stack([s[k] for s in stats]).mean() for k in stats[0]}, kept
 
     # ------------------------------------------------------------------ generator
     def g_critic(self, D: nn.Module) -> nn.Module:
@@ -144,12 +155,23 @@ class GAN:
             D = trick.g_critic(D, self)
         return D
 
-    def g_step(self) -> torch.Tensor:
-        fake = self.G(self.sample_z(self.batch_size))
-        losses = [self.loss.g_loss(self.g_critic(D)(fake)) for D in self.Ds]
-        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
+    def g_step(self, fake: torch.Tensor | None = None) -> torch.Tensor:
+        """One generator update against every discriminator (mean loss). ``fake``: a batch G produced with its
+        graph (from the last D step), else a fresh one. The critics' own weight gradients are not needed, so
+        their parameters are frozen for the backward pass."""
+        if fake is None:
+            fake = self.G(self.sample_z(self.batch_size))
+        critics = [self.g_critic(D) for D in self.Ds]
+        for critic in critics:
+            critic.requires_grad_(False)
+        try:
+            losses = [self.loss.g_loss(critic(fake)) for critic in critics]
+            loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            for critic in critics:
+                critic.requires_grad_(True)
         for trick in self.tricks:
             trick.before_g_step(self)
         self.opt_g.step()
@@ -162,9 +184,9 @@ class GAN:
         self.G.train()
         for D in self.Ds:
             D.train()
-        for _ in range(self.d_steps):
-            stats = self.d_step(next_real())
-        stats["loss_g"] = self.g_step()
+        for i in range(self.d_steps):
+            stats, fake = self.d_step(next_real(), keep_fake=i == self.d_steps - 1)
+        stats["loss_g"] = self.g_step(fake)
         self.step += 1
         return stats
 

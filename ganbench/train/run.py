@@ -22,6 +22,7 @@ from ganbench.data import Prepared, load_prepared
 from ganbench.device import configure_threads, describe, pick_device
 from ganbench.io import torch_save, write_json
 from ganbench.train.gan import GAN
+from ganbench.train.models import TrainingModel, build_model
 from ganbench.train.trainer import Trainer
 
 SAMPLE_SEED = 1234  # fixed noise for sample grids: the same z for every variant and seed
@@ -33,8 +34,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_gan(settings: dict[str, Any], data: Prepared, device: torch.device) -> GAN:
-    return GAN(settings, data.shape, data.kind, data.num_classes, device)
+def build_gan(settings: dict[str, Any], data: Prepared, device: torch.device) -> TrainingModel:
+    """The model to train: a GAN, or the non-adversarial model the architecture names (``training_model``)."""
+    return build_model(settings, data.shape, data.kind, data.num_classes, device)
 
 
 def fixed_noise(n: int, z_dim: int, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,7 @@ EXPLODED = 1e6  # a weight whose magnitude passes this counts as diverged
 
 def to_model_space(x: torch.Tensor) -> torch.Tensor:
     """uint8 images → float in [-1, 1]; float points unchanged."""
-    return x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x.float()
+    return x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x.float()
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,8 @@ class Trainer:
     def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
                  checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False):
         self.gan = gan
-        self.data = to_model_space(data).to(gan.device)
+        # kept as stored (uint8 images: 4× smaller than float) on the device; each batch is converted on the fly
+        self.data = data.to(gan.device)
         self.out = Path(out_dir)
         self.steps = steps
         self.log_every = log_every
@@ -57,7 +58,7 @@ class Trainer:
     # ------------------------------------------------------------------ pieces
     def next_real(self) -> torch.Tensor:
         idx = torch.randint(0, self.data.shape[0], (self.gan.batch_size,), device=self.data.device)
-        return self.data[idx]
+        return to_model_space(self.data[idx])
 
     def _flush(self, pending: list[dict[str, torch.Tensor]], first_step: int) -> None:
         stacked = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in pending]).mean(0)

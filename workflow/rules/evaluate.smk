@@ -1,4 +1,11 @@
 # Stage 3: per image dataset a domain classifier and the real-data features (once), then every run's metrics.
+#
+# train_classifier: a stacked dataset (Stacked MNIST / Fashion-MNIST) gets a classifier of its base dataset, trained
+#   on the single-channel images in the channels of its own prepared train split (ganbench.metrics.classifier).
+# real_features: real.pt holds everything the runs share (real features, FID statistics, KID real-vs-real sums, k-NN
+#   radii, the memorization reference of training features); floor.json the real-vs-real value of every metric.
+# evaluate: one pass of generated samples through every feature network; WGAN runs also read the newest checkpoint
+#   under ckpt/ (the critic) — not a declared input, since ckpt/ is not a Snakemake output (see train.smk).
 
 
 rule train_classifier:

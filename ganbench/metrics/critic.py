@@ -1,0 +1,82 @@
+"""Wasserstein estimate of WGAN / WGAN-GP runs: the trained critic's E[D(x)] − E[D(G(z))] on held-out data.
+
+For a critic that is (close to) 1-Lipschitz this gap is a lower bound of the Wasserstein-1 distance between the
+data and the generator (Arjovsky et al. 2017, Sec. 3), and the WGAN papers plot it as a loss that tracks sample
+quality. It is reported for every run whose loss is a Wasserstein critic (``LOSSES[name].wasserstein``).
+
+Which number is honest: the ``critic_gap`` column of ``log.csv`` is the same difference averaged over the last
+log window's *training* batches, measured while the critic was still being updated on them (and after tricks
+such as instance noise touched the inputs), so it is an in-sample figure. Here the critic and generator of the
+newest checkpoint (the trainer writes one at the final step; its step is reported as ``wasserstein_step``) are
+evaluated on ``num_samples`` images of the test split, which the critic never trained on, against the same number
+of fresh generated samples, in eval mode, in batches of the training batch size (critics with minibatch
+features or packing see batches like the ones they were trained on). The critic is paired with the raw generator
+it was trained against (not an EMA copy). With several critics (``multi_d``) the gap is their mean, the quantity
+G was trained on. The in-sample value is reported beside it as ``critic_gap_train``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.data import Prepared
+from ganbench.losses import LOSSES
+
+
+def is_wasserstein(settings: dict[str, Any]) -> bool:
+    return bool(LOSSES.get(settings["loss"]["name"]).wasserstein)
+
+
+def last_logged(run_dir: Path, column: str = "critic_gap") -> float:
+    """The last value of ``column`` in the run's log.csv (NaN without one)."""
+    path = run_dir / "log.csv"
+    if not path.is_file():
+        return math.nan
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    return float(rows[-1][column]) if rows and rows[-1].get(column) not in (None, "") else math.nan
+
+
+@torch.no_grad()
+def critic_estimate(run_dir: Path, data: Prepared, settings: dict[str, Any], options: dict[str, Any],
+                    device: torch.device) -> dict[str, Any]:
+    """{"wasserstein", "wasserstein_step", "critic_gap_train"} (see the module text); NaN without a checkpoint."""
+    from ganbench.train.checkpoint import load_file
+    from ganbench.train.run import build_gan
+    from ganbench.train.trainer import to_model_space
+
+    out: dict[str, Any] = {"wasserstein": math.nan, "wasserstein_step": None,
+                           "critic_gap_train": last_logged(run_dir)}
+    checkpoints = sorted((run_dir / "ckpt").glob("step*.pt"))
+    if not checkpoints:
+        out["wasserstein_note"] = f"no checkpoint under {run_dir / 'ckpt'}: the critic's weights are not saved"
+        return out
+    batch = int(settings["batch_size"])
+    n = min(int(options["num_samples"]), len(data.x_test)) // batch * batch
+    if n == 0:
+        out["wasserstein_note"] = f"the test split has fewer than one batch ({batch}) of samples"
+        return out
+    state = load_file(checkpoints[-1])
+    gan = build_gan(settings, data, device)
+    gan.load_state_dict(state["gan"])
+    idx = np.sort(np.random.default_rng(int(options["seed"])).permutation(len(data.x_test))[:n])
+    real = torch.from_numpy(data.x_test[idx])
+    gen = torch.Generator().manual_seed(int(options["seed"]))
+    gan.G.eval()
+    for D in gan.Ds:
+        D.eval()
+    gaps = torch.zeros(len(gan.Ds), dtype=torch.float64)
+    for start in range(0, n, batch):
+        x = to_model_space(real[start:start + batch]).to(device)
+        fake = gan.G(torch.randn(batch, gan.z_dim, generator=gen).to(device))
+        for i, D in enumerate(gan.Ds):
+            gaps[i] += float(D(x).double().sum() - D(fake).double().sum())
+    out.update({"wasserstein": float(gaps.mean()) / n, "wasserstein_step": int(state["gan"]["step"]),
+                "wasserstein_samples": n})
+    return out

@@ -1,0 +1,392 @@
+"""Correctness of the evaluation metrics: closed forms, constructed sets, agreement with torch-fidelity, and the
+domain classifier on real Fashion-MNIST (Debian's copy in /usr/share/datasets/fashion-mnist/).
+
+Every test can fail: each compares against a value derived independently of the implementation (a closed form,
+a hand count, torch-fidelity's own kernels, a sampling-noise bound).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import ganbench  # noqa: F401  (before torch_fidelity, which imports torchvision)
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
+from torch_fidelity.metric_prc import prc_features_to_metric
+
+from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
+from ganbench.data import load_prepared, make_builder, prepare_dataset
+from ganbench.data.base import Prepared
+from ganbench.data.mixtures import Ring8
+from ganbench.data.mnist import stacked_label
+from ganbench.errors import ConfigError
+from ganbench.io import read_json
+from ganbench.metrics.classifier import (classifier_data, joint_log_probs, load_classifier, save_classifier,
+                                         stacked_digits, train_classifier)
+from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
+from ganbench.metrics.critic import critic_estimate
+from ganbench.metrics.evaluate import evaluate_run, real_features
+from ganbench.metrics.extractors import CLASS_LOGITS, FID, PRC, Extractor, FeaturePipeline, check_options
+from ganbench.metrics.fidelity import fid_from_features, inception_score, kid, precision_recall
+from ganbench.metrics.manifold import knn_radii, manifold_metrics
+from ganbench.metrics.memorization import memorization_ratio, nearest_distances
+from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
+from ganbench.train.run import train_run
+
+OPTIONS = dict(EVALUATION_DEFAULTS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread, as the pipeline's jobs run: steady timings on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gaussian(n: int, mean, cov, seed: int) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).multivariate_normal(mean, cov, size=n))
+
+
+def fid_closed_form(mu1, s1, mu2, s2) -> float:
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean))
+
+
+# ------------------------------------------------------------------------------------------------ FID
+def test_fid_of_two_gaussians_matches_the_closed_form_within_sampling_noise():
+    rng = np.random.default_rng(0)
+    d = 4
+    a, b = rng.normal(size=(d, d)), rng.normal(size=(d, d))
+    mu1, mu2 = np.zeros(d), np.array([0.5, -0.3, 0.2, 0.0])
+    s1, s2 = a @ a.T / d + 0.5 * np.eye(d), b @ b.T / d + 0.2 * np.eye(d)
+    truth = fid_closed_form(mu1, s1, mu2, s2)
+    estimates = np.array([fid_from_features(gaussian(20_000, mu1, s1, 2 * i), gaussian(20_000, mu2, s2, 2 * i + 1))
+                          for i in range(8)])
+    noise = estimates.std(ddof=1)
+    assert truth > 20 * noise  # the comparison below is meaningful
+    assert abs(estimates.mean() - truth) < 4 * noise / math.sqrt(len(estimates)) + 1e-3 * truth
+    assert np.all(np.abs(estimates - truth) < 5 * noise)
+
+
+def test_fid_is_zero_on_identical_sets_and_grows_with_a_mean_shift():
+    x = gaussian(5000, np.zeros(8), np.eye(8), 0)
+    assert abs(fid_from_features(x, x)) < 1e-6
+    shifts = [0.0, 0.05, 0.1, 0.3, 1.0, 3.0]
+    fids = [fid_from_features(x + c, x) for c in shifts]
+    assert all(a < b for a, b in zip(fids, fids[1:]))
+    # a pure shift by c·1 leaves the covariance: FID = ‖c·1‖² = 8c²
+    assert fids == pytest.approx([8 * c * c for c in shifts], abs=1e-6)
+
+
+def test_fid_and_inception_score_reproduce_torch_fidelity():
+    gen = gaussian(3000, np.full(16, 0.2), 1.3 * np.eye(16), 1).float()
+    real = gaussian(2500, np.zeros(16), np.eye(16), 2).float()
+    ref = fid_statistics_to_metric(fid_features_to_statistics(gen.double()), fid_features_to_statistics(real.double()),
+                                   verbose=False)["frechet_inception_distance"]
+    assert fid_from_features(gen, real) == pytest.approx(ref, rel=1e-9)
+    logits = gen[:, :10] * 3
+    ref = isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=11)
+    ours = inception_score(logits, splits=10, seed=11)
+    assert ours["is"] == pytest.approx(ref["inception_score_mean"], rel=1e-12)
+    assert ours["is_std"] == pytest.approx(ref["inception_score_std"], rel=1e-9)
+    assert 1.0 < ours["is"] < 10.0
+
+
+# ------------------------------------------------------------------------------------------------ KID
+def test_kid_is_unbiased_on_equal_distributions_and_positive_on_different_ones():
+    opts = {**OPTIONS, "kid_subsets": 100, "kid_subset_size": 1000, "seed": 3}
+    x, y = (gaussian(4000, np.zeros(16), np.eye(16), s).float() for s in (1, 2))
+    same = kid(x, y, opts)
+    assert abs(same["kid"]) < same["kid_std"]  # the biased V-statistic would be ≈ +0.014 here, several std
+    shifted = kid(x + 0.3, y, opts)
+    assert shifted["kid"] > 10 * shifted["kid_std"]
+
+
+# ------------------------------------------------------------------------------------- precision / recall
+def test_precision_and_recall_are_one_on_identical_sets_and_zero_on_disjoint_ones():
+    x = gaussian(1000, np.zeros(8), np.eye(8), 0).float()
+    same = precision_recall(x, x.clone(), 3)
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    far = precision_recall(x + 100.0, x, 3)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0
+    dc = manifold_metrics(x + 100.0, x, 5)
+    assert dc["density"] == 0.0 and dc["coverage"] == 0.0
+
+
+def test_precision_recall_is_torch_fidelitys_and_non_trivial():
+    gen = gaussian(1500, np.full(8, 0.4), 1.5 * np.eye(8), 1).float()
+    real = gaussian(1200, np.zeros(8), np.eye(8), 2).float()
+    ours = precision_recall(gen, real, 3)
+    ref = prc_features_to_metric(gen, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
+    assert 0.05 < ours["precision"] < 0.95 and 0.05 < ours["recall"] < 0.95  # a non-trivial case
+    assert ours["precision"] == ref["precision"] and ours["recall"] == ref["recall"]
+
+
+# ------------------------------------------------------------------------------------- density / coverage
+def test_density_and_coverage_on_a_constructed_grid():
+    real = torch.arange(100, dtype=torch.float32)[:, None]  # 1-D grid 0…99: interior 5-NN radius is 3
+    assert knn_radii(real, [5])[5][5:95].eq(3).all()
+    one = manifold_metrics(torch.tensor([[50.0]]), real, 5)
+    assert one["density"] == pytest.approx(5 / 5)  # inside the balls of 48…52 (strictly closer than 3)
+    assert one["coverage"] == pytest.approx(5 / 100)
+    between = manifold_metrics(torch.tensor([[50.5]]), real, 5)
+    assert between["density"] == pytest.approx(6 / 5)  # balls of 48…53: density can exceed 1
+    collapsed = manifold_metrics(torch.full((40, 1), 50.0), real, 5)  # mode collapse: every sample at 50
+    assert collapsed["density"] == pytest.approx(1.0) and precision_recall(torch.full((40, 1), 50.0), real, 3)["precision"] == 1.0
+    assert collapsed["coverage"] == pytest.approx(0.05)  # coverage sees the collapse
+
+
+def test_density_is_near_one_and_coverage_high_for_samples_of_the_same_distribution():
+    real = gaussian(3000, np.zeros(4), np.eye(4), 0).float()
+    gen = gaussian(3000, np.zeros(4), np.eye(4), 1).float()
+    out = manifold_metrics(gen, real, 5)
+    assert 0.9 < out["density"] < 1.1
+    assert out["coverage"] > 0.95  # 1 − (1/2)^5 ≈ 0.97 expected for k = 5 and M = N
+
+
+# ------------------------------------------------------------------------------------------ mixtures
+def test_mixture_mode_counts_and_high_quality_percentage_on_hand_built_samples():
+    centers, sigma = Ring8.centers(), Ring8.sigma
+    radial = centers[0] / np.linalg.norm(centers[0])  # from the origin through mode 0
+    points = np.concatenate([
+        np.repeat(centers[:1], 4, 0),  # 4 exactly on mode 0
+        centers[1:3],  # 1 each on modes 1 and 2
+        centers[:1] + 2.9 * sigma * radial,  # within 3σ of mode 0: high quality
+        centers[:1] + 3.1 * sigma * radial,  # just outside: not
+        np.zeros((2, 2)),  # the centre of the ring: far from every mode
+    ])
+    out = mixture_metrics(points, centers, sigma)
+    assert out["modes"] == 3
+    assert out["hq_percent"] == pytest.approx(100 * 7 / 10)
+    p = np.array([5, 1, 1]) / 7  # high-quality samples per captured mode; 5 modes empty
+    assert out["reverse_kl"] == pytest.approx(float(np.sum(p * np.log(p * 8))))
+    assert mixture_metrics(points, centers, sigma, min_count=2)["modes"] == 1
+
+
+# ------------------------------------------------------------------------------------------ stacked
+def test_stacked_label_from_three_known_digits_and_back():
+    digits = np.array([[3, 1, 4], [0, 0, 0], [9, 9, 9], [0, 5, 7]])
+    labels = stacked_label(digits)
+    assert labels.tolist() == [314, 0, 999, 57]
+    assert stacked_digits(labels).tolist() == digits.tolist()
+    # the per-channel classifier's joint 1000-way log-probabilities put the mode at the same index
+    logits = [torch.nn.functional.one_hot(torch.from_numpy(digits[:, c]), 10).float() * 20 for c in range(3)]
+    joint = joint_log_probs(logits)
+    assert joint.shape == (4, 1000)
+    assert joint.argmax(1).tolist() == [314, 0, 999, 57]
+    assert torch.exp(joint).sum(1) == pytest.approx(torch.ones(4), abs=1e-5)
+
+
+def test_stacked_mode_counts_and_kl():
+    labels = np.array([314] * 5 + [0] * 5)
+    out = stacked_mode_metrics(labels, 1000)
+    assert out["stacked_modes"] == 2
+    assert out["stacked_kl"] == pytest.approx(math.log(500))  # two equal modes of 1000: log(1000/2)
+    uniform = stacked_mode_metrics(np.arange(1000), 1000)
+    assert uniform["stacked_modes"] == 1000 and uniform["stacked_kl"] == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------------------ classifier on real data
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory, fmnist_mirror) -> Path:
+    path = tmp_path_factory.mktemp("fashion") / "fashion_mnist.npz"
+    prepare_dataset(make_builder("fashion_mnist", {"mirrors": [fmnist_mirror]}), path, path.parent / "cache")
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifier(fashion, tmp_path_factory) -> tuple[Path, dict]:
+    data = load_prepared(fashion)
+    arrays, num_classes, _ = classifier_data(data)
+    model, info = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                                   num_classes, EVALUATION_DEFAULTS["classifier"])
+    path = tmp_path_factory.mktemp("classifier") / "model.pt"
+    save_classifier(model, path)
+    return path, info
+
+
+def test_domain_classifier_reaches_the_accuracy_floor_on_fashion_mnist(classifier):
+    _, info = classifier
+    assert info["test_accuracy"] >= EVALUATION_DEFAULTS["classifier"]["min_accuracy"]  # 0.8
+    assert info["steps"] == round(60_000 / 128)  # one epoch of the full train split
+
+
+def test_stacked_images_are_classified_per_channel(fashion, classifier):
+    data = load_prepared(fashion)
+    model = load_classifier(classifier[0])
+    picks = np.random.default_rng(0).integers(0, len(data.x_test), size=(300, 3))
+    stacked = torch.from_numpy(data.x_test[picks, 0])  # 300 × 3 × 28 × 28, as Stacked Fashion-MNIST builds them
+    per_image = model.infer(torch.from_numpy(data.x_test))[1].argmax(1).numpy()
+    feats, joint = model.infer(stacked)
+    assert feats.shape == (300, 3 * 128) and joint.shape == (300, 1000)
+    assert joint.argmax(1).numpy().tolist() == stacked_label(per_image[picks]).tolist()
+    accuracy = (joint.argmax(1).numpy() == stacked_label(data.y_test[picks])).mean()
+    assert accuracy > 0.8**3 - 0.1  # three channels, each right with the base accuracy
+
+
+def test_stacked_split_recovers_distinct_base_images_with_their_labels(fashion):
+    data = load_prepared(fashion)
+    picks = np.random.default_rng(1).integers(0, 2000, size=(1500, 3))  # many repeats among 2000 base images
+    stacked = Prepared(data.x_train[picks, 0], stacked_label(data.y_train[picks]),
+                       data.x_test[picks[:10], 0], stacked_label(data.y_test[picks[:10]]),
+                       {"name": "s", "kind": "image", "shape": [3, 28, 28], "num_classes": 1000,
+                        "base_dataset": "fashion_mnist"})
+    arrays, num_classes, about = classifier_data(stacked)
+    assert num_classes == 10 and about["per_channel"]
+    x, y = arrays["x_train"].numpy(), arrays["y_train"].numpy()
+    assert x.shape[1:] == (1, 28, 28)
+    assert len(x) == len(np.unique(picks))  # each distinct base image once
+    lookup = {data.x_train[i].tobytes(): data.y_train[i] for i in np.unique(picks)}
+    assert all(lookup[img.tobytes()] == label for img, label in zip(x, y))
+
+
+FLOOR_OPTIONS = {**OPTIONS, "num_samples": 2000, "kid_subset_size": 1000, "memorization_samples": 1000}
+
+
+@pytest.fixture(scope="module")
+def real_side(fashion, classifier, tmp_path_factory) -> tuple[Path, dict, dict]:
+    """real.pt, real_features' record and floor.json's metrics for Fashion-MNIST with 2000 samples."""
+    folder = tmp_path_factory.mktemp("features")
+    info = real_features(fashion, classifier[0], FLOOR_OPTIONS, folder / "real.pt", folder / "floor.json")
+    return folder / "real.pt", info, read_json(folder / "floor.json")["metrics"]
+
+
+def test_real_vs_real_floor_is_far_below_noise_and_covers_every_metric(classifier, real_side):
+    real_path, info, floor = real_side
+    assert info["num_samples"] == 2000 and info["seed"] == FLOOR_OPTIONS["seed"] and info["split"] == "test"
+    for name in ("fid", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered", "class_kl",
+                 "memorization_ratio"):
+        assert name in floor and math.isfinite(floor[name]), name
+    real = torch.load(real_path, weights_only=True)
+    pipe = FeaturePipeline.build(FLOOR_OPTIONS, classifier[0], torch.device("cpu"))
+    noise = torch.from_numpy(np.random.default_rng(0).integers(0, 256, size=(2000, 1, 28, 28), dtype=np.uint8))
+    noise_fid = fid_from_features(pipe(noise.split(500), roles=[FID])[FID], real[FID])
+    assert floor["fid"] < noise_fid / 50
+    assert floor["precision"] > 0.8 and floor["recall"] > 0.8 and floor["coverage"] > 0.9
+    assert 0.8 < floor["density"] < 1.2
+    assert 0.9 < floor["memorization_ratio"] < 1.1  # two held-out subsets: ≈ 1 up to noise
+    assert floor["classes_covered"] == 10 and floor["class_kl"] < 0.05
+
+
+def test_evaluating_an_image_run_records_every_metric_with_its_settings(fashion, classifier, real_side, tmp_path):
+    settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "steps": 20,
+                                         "checkpoint_every": 10, "log_every": 10, "snapshots": 2})
+    train_run(settings, fashion, tmp_path / "run", seed=0, threads=1)
+    out = evaluate_run(tmp_path / "run", fashion, FLOOR_OPTIONS, tmp_path / "metrics.json", real_side[0],
+                       classifier[0], {"dataset": "fashion_mnist", "variant": "v", "seed": 0})
+    for name in ("fid", "fid_best", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
+                 "class_kl", "memorization_ratio"):
+        assert math.isfinite(out[name]), name
+    assert "wasserstein" not in out and "stacked_modes" not in out  # not a WGAN, not a stacked dataset
+    curve = out["fid_curve"]
+    assert [c["step"] for c in curve] == [10, 20] and out["fid_best"] == min(c["fid"] for c in curve)
+    assert out["fid"] > 20 * real_side[2]["fid"]  # 20 steps of training are far from the data
+    assert (out["num_samples"], out["eval_seed"], out["real_split"]) == (2000, FLOOR_OPTIONS["seed"], "test")
+    assert out["evaluation"] == FLOOR_OPTIONS and read_json(tmp_path / "metrics.json")["fid"] == out["fid"]
+
+
+def test_memorization_ratio_flags_copies_of_training_data():
+    train = gaussian(5000, np.zeros(16), np.eye(16), 0).float()
+    heldout = gaussian(500, np.zeros(16), np.eye(16), 1).float()
+    assert torch.allclose(nearest_distances(heldout, train), torch.cdist(heldout, train).min(1).values, atol=1e-4)
+    reference = float(nearest_distances(heldout, train).median())
+    fresh = memorization_ratio(gaussian(500, np.zeros(16), np.eye(16), 2).float(), train, reference)
+    copies = memorization_ratio(train[:500] + 0.01, train, reference)
+    assert 0.9 < fresh["memorization_ratio"] < 1.1
+    assert copies["memorization_ratio"] < 0.05
+
+
+# ---------------------------------------------------------------------------------- inception / vgg16
+def test_inception_and_vgg16_need_local_weights_files():
+    with pytest.raises(ConfigError, match="feature_extractor_weights"):
+        check_options({**OPTIONS, "feature_extractor": "inception-v3-compat"})
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_options({**OPTIONS, "feature_extractor": "inception-v3-compat",
+                       "feature_extractor_weights": "/nonexistent/pt_inception-2015-12-05.pth"})
+    with pytest.raises(ConfigError, match="prc_feature_extractor_weights"):
+        check_options({**OPTIONS, "prc_feature_extractor_weights": "/nonexistent/vgg16.pth"})
+    with pytest.raises(ConfigError, match="feature_extractor: unknown"):
+        check_options({**OPTIONS, "feature_extractor": "inception"})
+
+
+def test_inception_path_runs_from_a_local_weights_file(tmp_path, monkeypatch):
+    """The real weights cannot be downloaded here; a randomly initialised network of the same architecture, saved
+    to a file, exercises everything else: loading by path, layer names, grey→RGB, output shapes."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    class Untrained(inception.FeatureExtractorInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return None
+
+    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
+    weights = tmp_path / "inception.pt"
+    torch.save(Untrained("inception-v3-compat", ["2048"]).state_dict(), weights)
+    monkeypatch.undo()
+    opts = {**OPTIONS, "feature_extractor": "inception-v3-compat", "feature_extractor_weights": str(weights)}
+    check_options(opts)
+    pipe = FeaturePipeline.build(opts, None, torch.device("cpu"))
+    out = pipe([torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)])
+    assert out[FID].shape == (3, 2048) and out["isc"].shape == (3, 1008)
+    assert torch.equal(out[PRC], out[FID]) and CLASS_LOGITS not in out  # no VGG16 weights, no classifier
+    with pytest.raises(ConfigError, match="weights"):
+        Extractor("vgg16", None, torch.device("cpu"))
+
+
+# ------------------------------------------------------------------------------------- conditional hook
+def test_conditional_accuracy_hook():
+    class ByBrightness:
+        """Stands in for the domain classifier: class = mean pixel / 20."""
+
+        @staticmethod
+        def infer(images):
+            cls = (images.float().mean((1, 2, 3)) / 20).round().long()
+            return None, torch.nn.functional.one_hot(cls, 10).float()
+
+    def faithful(z, y):
+        return (y.float() * 20 / 127.5 - 1)[:, None, None, None].expand(-1, 1, 28, 28)
+
+    labels = balanced_labels(100, 10)
+    assert torch.bincount(labels).tolist() == [10] * 10
+    assert conditional_accuracy(faithful, labels, ByBrightness(), z_dim=4) == 1.0
+    assert conditional_accuracy(lambda z, y: faithful(z, (y + 1) % 10), labels, ByBrightness(), z_dim=4) == 0.0
+
+
+# ------------------------------------------------------------------------------------ Wasserstein critic
+def test_wasserstein_estimate_uses_the_final_critic_on_held_out_data(ring8_npz, tmp_path):
+    from ganbench.models import ARCHITECTURES
+    from ganbench.train.trainer import to_model_space
+
+    settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "loss": {"name": "wgan-gp"},
+                                         "steps": 30, "d_steps": 2, "checkpoint_every": 20, "log_every": 10,
+                                         "snapshots": 1})
+    run = tmp_path / "run"
+    train_run(settings, ring8_npz, run, seed=0, threads=1)
+    data = load_prepared(ring8_npz)
+    opts = {**OPTIONS, "num_samples": 640, "seed": 5}
+    out = critic_estimate(run, data, settings, opts, torch.device("cpu"))
+    assert out["wasserstein_step"] == 30 and out["wasserstein_samples"] == 640
+    # independently: the checkpoint's D and G in fresh networks, the same test samples and latents
+    state = torch.load(sorted((run / "ckpt").glob("step*.pt"))[-1], weights_only=True)["gan"]
+    family = ARCHITECTURES.get("mlp")(data.shape, data.kind, 64, data.num_classes, {"hidden": 32}, "a")
+    D, G = family.discriminator(), family.generator()
+    D.load_state_dict((state["Ds"] if "Ds" in state else [state["D"]])[0])
+    G.load_state_dict(state["G"])
+    idx = np.sort(np.random.default_rng(5).permutation(len(data.x_test))[:640])
+    latents = torch.Generator().manual_seed(5)
+    z = torch.cat([torch.randn(64, 64, generator=latents) for _ in range(10)])  # ten batches of 64, in order
+    with torch.no_grad():
+        expected = D(to_model_space(torch.from_numpy(data.x_test[idx]))).mean() - D(G(z)).mean()
+    assert out["wasserstein"] == pytest.approx(float(expected), rel=1e-4, abs=1e-6)
+    assert math.isfinite(out["critic_gap_train"])
+    metrics = evaluate_run(run, ring8_npz, opts, tmp_path / "metrics.json")
+    assert metrics["wasserstein"] == pytest.approx(out["wasserstein"])
+    assert {"modes", "hq_percent", "reverse_kl", "num_samples", "eval_seed", "real_split"} <= set(metrics)
