@@ -58,6 +58,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 250,
     "log_every": 25,
     "snapshots": 4,
+    "conditional": "none",
 }
 _NAMED = ("architecture", "loss")
 
@@ -163,7 +164,9 @@ class Config:
         if "datasets" in settings:
             return list(settings["datasets"])
         arch = _architecture_class(settings)
-        return [d for d, b in self._builders.items() if arch.supports(b.kind, b.shape) is None]
+        conditional = settings.get("conditional", "none") != "none"
+        return [d for d, b in self._builders.items()
+                if arch.supports(b.kind, b.shape) is None and (b.num_classes > 0 or not conditional)]
 
     def runs(self) -> Iterator[Run]:
         for variant in self.variant_names:
@@ -205,9 +208,20 @@ class Config:
                     raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
                 trick_cls(options if isinstance(options, dict) else {}, f"{key}.tricks.{trick}")
                 trick_cls.validate(settings, f"{key}.tricks.{trick}")
+            conditional = settings.get("conditional", "none")
+            if conditional != "none":
+                if arch_cls.training_model != "gan":
+                    raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
+                                      f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
+                if conditional == "projection" and "pacgan" in (settings.get("tricks") or {}):
+                    raise ConfigError(f"{key}.tricks.pacgan: packing stacks several samples into one D input, "
+                                      "which the projection discriminator cannot split into image and label; "
+                                      "use conditional: concat")
             for dataset in delta.get("datasets", []):
                 if dataset not in builders:
                     raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
+                if conditional != "none" and not builders[dataset].num_classes:
+                    raise ConfigError(f"{key}.conditional: dataset {dataset!r} has no class labels to condition on")
                 reason = arch_cls.supports(builders[dataset].kind, builders[dataset].shape)
                 if reason:
                     raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "

@@ -45,6 +45,8 @@ def test_every_run_has_finite_metrics_and_the_report_exists(tiny_run):
     for row in table.to_dict("records"):
         for metric in per_kind[row["kind"]] + ["train_seconds", "images_per_second", "eval_seconds"]:
             assert math.isfinite(row[metric]), (row["dataset"], row["variant"], metric)
+    cgan = table[table["variant"] == "cgan"]
+    assert len(cgan) == 2 and cgan["conditional_accuracy"].between(0, 1).all()
     html = (tiny_run / "results/report/index.html").read_text()
     assert "A  minimax" in html and "B  non-saturating" in html
     assert "2/2 diverged" in html

@@ -1,11 +1,9 @@
-"""Conditional generators: does G(z, y) show class y? (Hook; no conditional architecture exists yet.)
+"""Conditional generators: does G(z, y) show class y?
 
 For a class-conditional GAN the domain classifier's accuracy on samples generated for requested labels measures
 how well the conditioning works (the "classification accuracy score" direction of Ravuri & Vinyals 2019; AC-GAN
-reports the same). ``conditional_accuracy`` takes any callable ``generator(z, labels)`` and is ready to use; the
-evaluation calls it through the ``conditional`` evaluator as soon as an architecture sets the option
-``conditional: true`` (``ganbench.models.base.Architecture`` documents that option; none implements it yet, so
-the evaluator never applies today).
+reports the same). ``conditional_accuracy`` takes any callable ``generator(z, labels)``; the evaluation calls it
+for every variant with ``conditional: concat`` or ``projection`` (``ganbench.train.conditioning``).
 """
 
 from __future__ import annotations
@@ -15,16 +13,12 @@ from typing import Any, Callable
 import torch
 
 from ganbench.metrics.classifier import DomainClassifier
+from ganbench.train.conditioning import balanced_labels  # noqa: F401  (re-exported)
 
 
 def is_conditional(settings: dict[str, Any]) -> bool:
-    """Whether the run's architecture is class-conditional (its ``conditional`` option)."""
-    return bool(settings.get("architecture", {}).get("conditional", False))
-
-
-def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
-    """0, 1, …, K−1, 0, 1, … : ``n`` requested labels, every class equally often (±1)."""
-    return torch.arange(n) % num_classes
+    """Whether the run trained a class-conditional GAN (its ``conditional`` setting)."""
+    return settings.get("conditional", "none") != "none"
 
 
 @torch.no_grad()

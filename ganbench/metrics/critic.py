@@ -67,14 +67,20 @@ def critic_estimate(run_dir: Path, data: Prepared, settings: dict[str, Any], opt
     gan.load_state_dict(state["gan"])
     idx = np.sort(np.random.default_rng(int(options["seed"])).permutation(len(data.x_test))[:n])
     real = torch.from_numpy(data.x_test[idx])
+    real_labels = torch.from_numpy(data.y_test[idx])
     gen = torch.Generator().manual_seed(int(options["seed"]))
     gan.G.eval()
     for D in gan.Ds:
         D.eval()
     gaps = torch.zeros(len(gan.Ds), dtype=torch.float64)
     for start in range(0, n, batch):
-        x = to_model_space(real[start:start + batch]).to(device)
-        fake = gan.G(torch.randn(batch, gan.z_dim, generator=gen).to(device))
+        x = gan.real_batch(to_model_space(real[start:start + batch]).to(device),
+                           real_labels[start:start + batch].to(device))
+        z = torch.randn(batch, gan.z_dim, generator=gen).to(device)
+        labels = (torch.randint(0, gan.conditioning.k, (batch,), generator=gen).to(device)
+                  if gan.conditioning.active else None)
+        code = gan.conditioning.code(z, labels)
+        fake = gan.generate(code)
         for i, D in enumerate(gan.Ds):
             gaps[i] += float(D(x).double().sum() - D(fake).double().sum())
     out.update({"wasserstein": float(gaps.mean()) / n, "wasserstein_step": int(state["gan"]["step"]),

@@ -50,6 +50,7 @@ from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.models import ARCHITECTURES
 from ganbench.registry import Registry
+from ganbench.train.conditioning import LabelledSampler, conditioning_of
 from ganbench.train.trainer import to_uint8
 
 REAL_ROLES = (FID, ISC, PRC)  # the features kept for the comparison with every run
@@ -139,8 +140,10 @@ def load_generator(run_dir: Path, data: Prepared, device: torch.device, weights:
     train = read_json(run_dir / "train.json")
     settings = train["settings"]
     arch = settings["architecture"]
-    family = ARCHITECTURES.get(arch["name"])(data.shape, data.kind, int(settings["z_dim"]), data.num_classes,
-                                             {k: v for k, v in arch.items() if k != "name"}, "architecture")
+    conditioning = conditioning_of(settings, data.num_classes)
+    family = ARCHITECTURES.get(arch["name"])(data.shape, data.kind, conditioning.g_inputs(int(settings["z_dim"])),
+                                             data.num_classes, {k: v for k, v in arch.items() if k != "name"},
+                                             "architecture")
     net = family.generator()
     state = torch.load(weights or run_dir / "generator.pt", map_location="cpu", weights_only=True)
     if any(".parametrizations." in k for k in state):  # spectral norm on G: rebuild the same parametrisation
@@ -148,6 +151,8 @@ def load_generator(run_dir: Path, data: Prepared, device: torch.device, weights:
 
         apply_spectral_norm(net)
     net.load_state_dict(state)
+    if conditioning.active:  # z → balanced labels; net(z, y) for requested ones
+        net = LabelledSampler(net, conditioning)
     return net.to(device).eval(), int(settings["z_dim"])
 
 

@@ -19,7 +19,8 @@ class Architecture(ABC):
     """A (generator, discriminator) family.
 
     ``shape`` is one sample's shape ((C, H, W) or (D,)); ``kind`` is "image" or "points"; ``num_classes`` > 0 makes
-    conditional models possible (architectures that support it read ``conditional`` from their options).
+    conditional GANs possible (``ganbench.train.conditioning``: G is then built with z_dim + K inputs and, for
+    ``concat``, D with K extra input channels or features; the architecture itself needs nothing special).
     The discriminator returns one logit per input: a tensor of shape (N,).
 
     ``training_model`` names the entry of ``ganbench.train.models.TRAINING_MODELS`` that trains this family: "gan"

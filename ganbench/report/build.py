@@ -3,7 +3,9 @@
 Inputs: the config (variant order and labels, baseline), ``metrics.csv``, and the run folders under
 ``results/runs`` (log.csv, samples, metrics.json with the FID curve, generator.pt, the newest checkpoint) plus the
 per-dataset floor and classifier records and the prepared data (for nearest training neighbours). jinja2 renders
-with autoescaping on, so names from the config can never inject markup.
+with autoescaping on, so names from the config can never inject markup. Where a paper's table in
+``ganbench/reference/published.yaml`` matches an ablation table (same metric, one of our datasets, a variant that
+runs one of its rows), its numbers appear in their own column with a note on the feature extractors (published.py).
 
 The report never fails because runs failed: a metric that no run produced (every seed diverged) leaves its
 cells as "—" with the diverged count, and a plot with no finite value to show is left out. Pictures computed
@@ -35,6 +37,7 @@ from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open, write_text
 from ganbench.report import plots
 from ganbench.report.metrics import METRICS
+from ganbench.report.published import Published, PublishedTable, load_published, published_view
 from ganbench.report.tables import Table, build_table
 
 log = logging.getLogger(__name__)
@@ -402,9 +405,22 @@ def _runs(df: pd.DataFrame, results: Path, out: Path, labels: dict[str, str], or
 
 
 # ---------------------------------------------------------------------------------------------- entry point
+def _published(published: str | Path | Published | list[PublishedTable] | None) -> Published:
+    """The published tables to show beside ours: the file shipped with ganbench unless told otherwise."""
+    if isinstance(published, Published):
+        return published
+    if published is None or isinstance(published, (str, Path)):
+        return load_published(published)
+    return Published(tuple(published))
+
+
 def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
-                 results_dir: str | Path = "results") -> Path:
+                 results_dir: str | Path = "results",
+                 published: str | Path | Published | list[PublishedTable] | None = None) -> Path:
+    """``published``: the published-numbers file (or its tables) for the columns beside ours; default
+    ganbench/reference/published.yaml."""
     out, results = Path(out_dir), Path(results_dir)
+    reference = _published(published)
     (out / "img").mkdir(parents=True, exist_ok=True)
     df = pd.read_csv(metrics_csv)
     df["seed"] = df["seed"].astype(int)
@@ -418,6 +434,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     tables = [_table_view(t, df, len(config.seeds)) for t in (
         build_table(df, name, variants, datasets, config.baseline(), config.report["bootstrap"], floors)
         for name in _metric_order()) if t is not None]
+    for view in tables:
+        view["published"] = published_view(view["t"], config, reference)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))

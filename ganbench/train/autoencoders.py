@@ -32,6 +32,7 @@ from torch import nn
 
 from ganbench.models import ARCHITECTURES
 from ganbench.models.autoencoder import FittedGaussianDecoder
+from ganbench.train.conditioning import Unconditional
 from ganbench.train.gan import STAT_NAMES
 from ganbench.train.optim import make_optimizer
 
@@ -59,6 +60,7 @@ class ReconstructionModel(ABC):
         self.batch_size = int(settings["batch_size"])
         self.step = 0
         self.tricks: list[Any] = []
+        self.conditioning = Unconditional(0)
         arch = settings["architecture"]
         self.family = ARCHITECTURES.get(arch["name"])(shape, kind, self.z_dim, num_classes,
                                                       {k: v for k, v in arch.items() if k != "name"}, "architecture")
@@ -92,6 +94,9 @@ class ReconstructionModel(ABC):
         stats = dict.fromkeys(STAT_NAMES, zero)
         stats.update(loss_d=reconstruction.detach(), loss_g=regulariser.detach())
         return stats
+
+    def real_batch(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return x  # unconditional: labels are not used
 
     def sampler(self) -> nn.Module:
         return self.G

@@ -18,6 +18,7 @@ from torch import nn
 
 from ganbench.losses import LOSSES
 from ganbench.models import ARCHITECTURES
+from ganbench.train.conditioning import conditioning_of
 from ganbench.train.optim import make_optimizer
 from ganbench.tricks import build_tricks
 
@@ -35,8 +36,15 @@ class GAN:
         self.step = 0  # generator steps done
         self.next_real: Callable[[], torch.Tensor] | None = None  # the current step's data source
         arch = settings["architecture"]
-        self.family = ARCHITECTURES.get(arch["name"])(shape, kind, self.z_dim, num_classes,
-                                                      {k: v for k, v in arch.items() if k != "name"}, "architecture")
+        options = {k: v for k, v in arch.items() if k != "name"}
+        family = ARCHITECTURES.get(arch["name"])
+        self.shape = tuple(shape)
+        self.conditioning = conditioning_of(settings, num_classes)
+        self.family = family(shape, kind, self.conditioning.g_inputs(self.z_dim), num_classes, options,
+                             "architecture")
+        d_shape = self.conditioning.d_shape(self.shape)
+        self.d_family = self.family if d_shape == self.shape else family(d_shape, kind, self.z_dim, num_classes,
+                                                                         options, "architecture")
         loss = settings["loss"]
         self.loss = LOSSES.get(loss["name"])({k: v for k, v in loss.items() if k != "name"}, "loss")
         self.tricks = build_tricks(settings.get("tricks"))
@@ -65,7 +73,7 @@ class GAN:
 
     def new_discriminator(self) -> nn.Module:
         """A freshly initialised discriminator with every trick's ``on_discriminator`` applied."""
-        D = self.family.discriminator()
+        D = self.conditioning.wrap_discriminator(self.d_family.discriminator(), self.shape)
         for trick in self.tricks:
             D = trick.on_discriminator(D, self)
         return D.to(self.device)
@@ -90,7 +98,18 @@ class GAN:
         raise ValueError("not one of this GAN's discriminators")
 
     def sample_z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, device=self.device)
+        """G's input: noise, with random class labels appended for a conditional GAN."""
+        return self.conditioning.code(torch.randn(n, self.z_dim, device=self.device), None)
+
+    def generate(self, code: torch.Tensor) -> torch.Tensor:
+        """G's samples for ``code`` in the form D reads them (with their labels, for a conditional GAN)."""
+        return self.conditioning.attach(self.G(code), self.conditioning.labels_of(code))
+
+    def real_batch(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """A real batch in the form D reads it."""
+        if not self.conditioning.active:
+            return x
+        return self.conditioning.attach(x, self.conditioning.one_hot(labels))
 
     # ------------------------------------------------------------------ discriminator
     def d_objective(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
@@ -135,12 +154,12 @@ class GAN:
         sees it detached."""
         z = self.sample_z(real.shape[0])
         if keep_fake:
-            kept = self.G(z)
+            kept = self.generate(z)
             fake = kept.detach()
         else:
             kept = None
             with torch.no_grad():
-                fake = self.G(z)
+                fake = self.generate(z)
         for trick in self.tricks:
             real, fake = trick.d_inputs(real, fake, self)
         stats = [self.update_d(D, opt, real, fake) for D, opt in zip(self.Ds, self.opt_ds)]
@@ -160,7 +179,7 @@ class GAN:
         graph (from the last D step), else a fresh one. The critics' own weight gradients are not needed, so
         their parameters are frozen for the backward pass."""
         if fake is None:
-            fake = self.G(self.sample_z(self.batch_size))
+            fake = self.generate(self.sample_z(self.batch_size))
         critics = [self.g_critic(D) for D in self.Ds]
         for critic in critics:
             critic.requires_grad_(False)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ganbench.models import ARCHITECTURES
 from ganbench.registry import Registry
+from ganbench.train.conditioning import Conditioning
 from ganbench.train.autoencoders import AutoencoderModel, VAEModel
 from ganbench.train.gan import GAN
 
@@ -31,9 +32,12 @@ class TrainingModel(Protocol):
     z_dim: int
     device: torch.device
     tricks: list[Any]
+    conditioning: Conditioning  # how class labels enter the inputs (Unconditional for every non-GAN model)
 
     @property
     def Ds(self) -> list[nn.Module]: ...
+
+    def real_batch(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor: ...
 
     @property
     def D(self) -> nn.Module: ...

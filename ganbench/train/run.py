@@ -67,7 +67,7 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
     trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
                       log_every=int(settings["log_every"]), checkpoint_every=int(settings["checkpoint_every"]),
                       snapshots=int(settings["snapshots"]), progress=progress,
-                      amp=bool(runtime["amp"]) and device.type == "cuda")
+                      amp=bool(runtime["amp"]) and device.type == "cuda", labels=torch.from_numpy(data.y_train))
     setup = time.perf_counter() - start
     result = trainer.fit()
     torch_save(gan.sampler().state_dict(), out / "generator.pt")
@@ -95,7 +95,21 @@ def save_samples(gan: GAN, data: Prepared, path: Path, n: int = 64) -> None:
     from ganbench.plots import save_image_grid, save_points
 
     net = gan.sampler().eval()
-    fake = net(fixed_noise(n if data.kind == "image" else 2000, gan.z_dim, gan.device)).float().cpu()
+    count = n if data.kind == "image" else 2000
+    conditioning = gan.conditioning
+    if conditioning.active and data.kind == "image":
+        # one row per label (the first 10 classes), the same 8 noise vectors in every row
+        rows = min(conditioning.k, 10)
+        z = fixed_noise(8, gan.z_dim, gan.device).repeat(rows, 1)
+        labels = torch.arange(rows, device=gan.device).repeat_interleave(8)
+        save_image_grid(net(conditioning.code(z, labels)).float().cpu(), path, nrow=8)
+        net.train()
+        return
+    z = fixed_noise(count, gan.z_dim, gan.device)
+    if conditioning.active:
+        z = conditioning.code(z, torch.arange(count, device=gan.device) % conditioning.k)
+    fake = net(z).float().cpu()
+    net.train()
     if data.kind == "image":
         save_image_grid(fake, path)
     else:

@@ -40,10 +40,13 @@ class Diverged(Exception):
 
 class Trainer:
     def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
-                 checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False):
+                 checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False,
+                 labels: torch.Tensor | None = None):
         self.gan = gan
         # kept as stored (uint8 images: 4× smaller than float) on the device; each batch is converted on the fly
         self.data = data.to(gan.device)
+        # class labels, for a conditional model only (D then sees [x, onehot(y)])
+        self.labels = labels.to(gan.device) if labels is not None and gan.conditioning.active else None
         self.out = Path(out_dir)
         self.steps = steps
         self.log_every = log_every
@@ -58,7 +61,8 @@ class Trainer:
     # ------------------------------------------------------------------ pieces
     def next_real(self) -> torch.Tensor:
         idx = torch.randint(0, self.data.shape[0], (self.gan.batch_size,), device=self.data.device)
-        return to_model_space(self.data[idx])
+        x = to_model_space(self.data[idx])
+        return x if self.labels is None else self.gan.real_batch(x, self.labels[idx])
 
     def _flush(self, pending: list[dict[str, torch.Tensor]], first_step: int) -> None:
         stacked = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in pending]).mean(0)

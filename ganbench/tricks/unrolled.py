@@ -38,6 +38,6 @@ class Unrolled(Trick):
         for _ in range(int(self.options["steps"])):
             real = gan.next_real()
             with torch.no_grad():
-                fake = gan.G(gan.sample_z(real.shape[0]))
+                fake = gan.generate(gan.sample_z(real.shape[0]))
             gan.update_d(critic, critic_opt, real, fake)
         return critic

@@ -5,6 +5,9 @@ import json
 import sys
 
 import yaml
+from pathlib import Path
+
+import ganbench
 
 from ganbench.config import Config
 from ganbench.errors import ConfigError
@@ -24,6 +27,7 @@ if not os.path.exists(CONFIG_FILE):
     write_text(CONFIG_FILE, _cfg_text)
 
 RUNS = list(CFG.runs())
+PUBLISHED = str(Path(ganbench.__file__).parent / "reference" / "published.yaml")
 IMAGE_DATASETS = set(CFG.image_datasets())
 GANBENCH = f"{sys.executable} -m ganbench"
 
