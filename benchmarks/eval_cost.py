@@ -1,0 +1,215 @@
+#!/usr/bin/env python
+"""Evaluation cost of one run against that run's training time (target: < 10 %, with cached real statistics).
+
+In --work-dir (default /tmp/ganbench-eval-cost)/<hash of the ganbench/ sources> this runs the pipeline's own
+commands (``python -m ganbench ...``), each in a fresh process with one thread (as the Snakemake rules do), reusing
+whatever an earlier invocation left there:
+
+  1. ``ganbench prepare``           Fashion-MNIST (or reuse --npz)
+  2. ``ganbench train-classifier``  the domain classifier (once per dataset)
+  3. ``ganbench real-features``     the cached real statistics (once per dataset; --num-samples of them)
+  4. ``ganbench train``             one run: --variant (default nonsaturating, the default config's settings)
+  5. ``ganbench evaluate``          --repeats times, timed: FID/KID/IS/PRC/class coverage on --num-samples
+                                    generated samples, plus FID of every training snapshot
+
+The config is config/config.yaml with ``evaluation.num_samples`` set to --num-samples (default 10000; the default
+config itself uses 5000). Printed: the run's train_seconds (time inside training steps, from train.json), the
+train job's wall time, the evaluate job's wall and CPU time and evaluate_run's own eval_seconds, and the ratios.
+
+--profile also runs the evaluate command once under cProfile and prints where its time goes (imports, feature
+extraction of the final samples and of the snapshots, FID, KID, IS, precision/recall with its cdist and kthvalue,
+density/coverage, memorization); the profiler adds 5-15 % overhead.
+
+Run:  .venv/bin/python benchmarks/eval_cost.py [--variant nonsaturating] [--num-samples 10000] [--repeats 2]
+      [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 0.10
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "ganbench").rglob("*")):
+        if path.suffix in (".py", ".yaml") and path.is_file():
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(cmd: list[str], log: Path) -> tuple[float, float]:
+    """Run one pipeline command; (wall seconds, CPU seconds)."""
+    c0, t0 = child_cpu(), time.perf_counter()
+    with open(log, "w") as handle:
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall, cpu = time.perf_counter() - t0, child_cpu() - c0
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{log.read_text()[-3000:]}")
+    return wall, cpu
+
+
+# (label, file suffix, function name[, caller function name]): cumulative seconds under cProfile
+PROFILE_PARTS = [
+    ("whole evaluate job", "<frozen runpy>", "run_module"),
+    ("  imports (torch, torch_fidelity, torchvision, ganbench)", "<frozen importlib._bootstrap>", "_find_and_load"),
+    ("  evaluate_run", "ganbench/metrics/evaluate.py", "evaluate_run"),
+    ("    feature extraction, final samples", "ganbench/metrics/extractors.py", "__call__", "generated"),
+    ("    feature extraction, earlier snapshots", "ganbench/metrics/extractors.py", "__call__", "_fidelity"),
+    ("    FID (final + snapshots)", "ganbench/metrics/fidelity.py", "fid_from_features"),
+    ("    KID (torch-fidelity, subsets)", "ganbench/metrics/fidelity.py", "kid"),
+    ("    IS (torch-fidelity)", "ganbench/metrics/fidelity.py", "inception_score"),
+    ("    precision/recall (torch-fidelity)", "ganbench/metrics/fidelity.py", "precision_recall"),
+    ("      of which torch.cdist", "torch/functional.py", "cdist"),
+    ("      of which kthvalue (k-NN radii)", "~", "<method 'kthvalue' of 'torch._C.TensorBase' objects>"),
+    ("    density/coverage", "ganbench/metrics/manifold.py", "manifold_metrics"),
+    ("    memorization", "ganbench/metrics/memorization.py", "memorization_ratio"),
+    ("    class coverage", "ganbench/metrics/fidelity.py", "class_coverage"),
+]
+
+
+def profile_breakdown(prof: Path) -> list[tuple[str, float]]:
+    import pstats
+
+    stats = pstats.Stats(str(prof)).stats  # (file, line, function) -> (cc, nc, tottime, cumtime, callers)
+    rows = []
+    for label, suffix, func, *caller in PROFILE_PARTS:
+        total = 0.0
+        for (file, _, name), (_, _, _, cum, callers) in stats.items():
+            if name != func or not file.endswith(suffix):
+                continue
+            if caller:
+                total += sum(c[3] for (_, _, cname), c in callers.items() if cname == caller[0])
+            else:
+                total += cum
+        rows.append((label, total))
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--work-dir", default="/tmp/ganbench-eval-cost")
+    p.add_argument("--npz", default="/tmp/fmnist.npz", help="prepared Fashion-MNIST (made if missing)")
+    p.add_argument("--variant", default="nonsaturating", help="a variant of config/config.yaml")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-samples", type=int, default=10_000)
+    p.add_argument("--repeats", type=int, default=2, help="timed evaluations (the best is reported)")
+    p.add_argument("--retrain", action="store_true", help="train the run again even if it exists")
+    p.add_argument("--profile", action="store_true", help="also profile one evaluate job with cProfile")
+    args = p.parse_args()
+
+    gb = [sys.executable, "-m", "ganbench"]  # as the Snakemake rules call it (no console-script dependency)
+    work = Path(args.work_dir) / source_hash()  # cached artifacts are only reused with the same ganbench sources
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    default_samples = cfg.get("evaluation", {}).get("num_samples")
+    cfg.setdefault("evaluation", {})["num_samples"] = args.num_samples
+    cfg_path = work / f"config-n{args.num_samples}.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    npz = Path(args.npz)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    print(f"work dir {work}; config/config.yaml with evaluation.num_samples = {args.num_samples} (default config: "
+          f"{default_samples}); 1 thread per job; load average {os.getloadavg()[0]:.1f}")
+
+    if not npz.exists():
+        run([*gb, "prepare", "--config", str(cfg_path), "--dataset", "fashion_mnist", "--out", str(npz),
+             "--cache-dir", str(work / "downloads")], logs / "prepare.log")
+    clf, clf_info = work / "classifier.pt", work / "classifier.json"
+    if not clf.exists():
+        w, c = run([*gb, "train-classifier", "--config", str(cfg_path), "--data", str(npz), "--out", str(clf),
+                    "--info", str(clf_info), "--threads", "1"], logs / "classifier.log")
+        print(f"train-classifier: {w:.1f} s wall, {c:.1f} s CPU (once per dataset)")
+    real = work / f"real-n{args.num_samples}.pt"
+    floor = work / f"floor-n{args.num_samples}.json"
+    if not real.exists():
+        w, c = run([*gb, "real-features", "--config", str(cfg_path), "--data", str(npz), "--classifier", str(clf),
+                    "--out", str(real), "--floor", str(floor), "--threads", "1"], logs / "features.log")
+        print(f"real-features ({args.num_samples} real + {args.num_samples} floor samples): {w:.1f} s wall, "
+              f"{c:.1f} s CPU (once per dataset, cached)")
+    run_dir = work / "runs" / args.variant / f"seed{args.seed}"
+    if args.retrain or not (run_dir / "train.json").exists():
+        if run_dir.exists():
+            import shutil
+
+            shutil.rmtree(run_dir)
+        w, c = run([*gb, "train", "--config", str(cfg_path), "--dataset", "fashion_mnist", "--variant", args.variant,
+                    "--seed", str(args.seed), "--data", str(npz), "--out-dir", str(run_dir), "--threads", "1"],
+                   logs / "train.log")
+        (logs / f"train-job-{args.variant}-seed{args.seed}.json").write_text(json.dumps({"wall": w, "cpu": c}))
+        print(f"train ({args.variant}): {w:.1f} s wall, {c:.1f} s CPU")
+    train = json.loads((run_dir / "train.json").read_text())
+    snapshots = len(list((run_dir / "snapshots").glob("step*.pt")))
+
+    walls, cpus, inner = [], [], []
+    out = work / f"metrics-{args.variant}-n{args.num_samples}.json"
+    evaluate = ["evaluate", "--config", str(cfg_path), "--run-dir", str(run_dir), "--data", str(npz),
+                "--real-features", str(real), "--classifier", str(clf), "--out", str(out), "--dataset",
+                "fashion_mnist", "--variant", args.variant, "--seed", str(args.seed), "--threads", "1"]
+    for i in range(args.repeats):
+        w, c = run([*gb, *evaluate], logs / "evaluate.log")
+        metrics = json.loads(out.read_text())
+        walls.append(w)
+        cpus.append(c)
+        inner.append(metrics["eval_seconds"])
+        print(f"  evaluate {i + 1}: job {w:.1f} s wall, {c:.1f} s CPU; evaluate_run {metrics['eval_seconds']:.1f} s "
+              f"(load average {os.getloadavg()[0]:.1f})")
+    ev_job, ev_cpu, ev_inner = min(walls), min(cpus), min(inner)
+    train_s, job_s = float(train["train_seconds"]), float(train.get("total_seconds") or 0.0)
+    print(f"\nrun fashion_mnist/{args.variant}/seed{args.seed}: {train['steps']} steps, {snapshots} snapshots, "
+          f"train_seconds {train_s:.1f} s (train job's train_run total {job_s:.1f} s), "
+          f"{train['images_per_second']:.0f} images/s")
+    print(f"evaluation of {args.num_samples} samples (+ FID of {snapshots - 1} earlier snapshots), real statistics "
+          f"cached: evaluate_run {ev_inner:.1f} s, evaluate job {ev_job:.1f} s wall / {ev_cpu:.1f} s CPU "
+          f"(best of {args.repeats})")
+    for label, value in (("evaluate_run / train_seconds", ev_inner / train_s),
+                         ("evaluate job wall / train_seconds", ev_job / train_s),
+                         ("evaluate job CPU / train_seconds", ev_cpu / train_s)):
+        print(f"  {label:36s} = {100 * value:6.1f}%  vs target < {100 * TARGET:.0f}%: "
+              f"{'PASS' if value < TARGET else 'FAIL'}")
+    job_file = logs / f"train-job-{args.variant}-seed{args.seed}.json"
+    if job_file.exists():
+        job = json.loads(job_file.read_text())
+        value = ev_cpu / job["cpu"]
+        print(f"  {'evaluate job CPU / train job CPU':36s} = {100 * value:6.1f}%  vs target < {100 * TARGET:.0f}%: "
+              f"{'PASS' if value < TARGET else 'FAIL'}  (CPU/CPU: robust to other load on the machine)")
+        share = train_s / (job["wall"] + ev_job)
+        print(f"train job {job['wall']:.1f} s wall / {job['cpu']:.1f} s CPU: training steps (train_seconds, wall) are "
+              f"{100 * train_s / job['wall']:.0f}% of the train job's wall time and {100 * share:.0f}% of this run's "
+              f"train + evaluate job wall time (issue: >= 85% of all job CPU time; the once-per-dataset classifier "
+              f"and real features are not included)")
+    shown = {k: metrics[k] for k in ("fid", "fid_best", "kid", "is", "precision", "recall", "classes_covered")
+             if isinstance(metrics.get(k), (int, float))}
+    print("metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
+
+    if args.profile:
+        prof = work / f"evaluate-{args.variant}-n{args.num_samples}.prof"
+        w, c = run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "ganbench", *evaluate],
+                   logs / "evaluate-profile.log")
+        rows = profile_breakdown(prof)
+        whole = rows[0][1] or w
+        print(f"\ncProfile of one evaluate job ({w:.1f} s wall, {c:.1f} s CPU under the profiler; {prof}):")
+        for label, seconds in rows:
+            print(f"  {label:58s} {seconds:6.2f} s  {100 * seconds / whole:5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
