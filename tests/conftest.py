@@ -27,6 +27,18 @@ def fmnist_mirror() -> str:
     return f"file://{FMNIST_MIRROR}/"
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread, as the pipeline's jobs run: tiny networks gain nothing from more, and on a busy 2-core
+    machine threads spin against each other. Modules opt in with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def ring8_npz(tmp_path_factory) -> Path:
     from ganbench.data import make_builder, prepare_dataset

@@ -43,13 +43,7 @@ from ganbench.train.run import train_run
 OPTIONS = dict(EVALUATION_DEFAULTS)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, as the pipeline's jobs run: steady timings on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gaussian(n: int, mean, cov, seed: int) -> torch.Tensor:

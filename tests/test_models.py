@@ -42,13 +42,7 @@ SMALL: dict[str, dict[str, Any]] = {  # narrow options keep the shape tests fast
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine they spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def family(name: str, shape: tuple[int, ...], kind: str, options: dict[str, Any] | None = None,

@@ -119,3 +119,19 @@ def test_killed_training_job_resumes_when_snakemake_reruns(tmp_path):
     train = json.loads((tmp_path / "results/runs/ring8/ns/seed0/train.json").read_text())
     assert train["status"] == "ok" and train["steps"] == 3000 and train["resumed_from"] >= 100
     assert (tmp_path / "results/report/index.html").is_file()
+
+
+def test_snakemake_report_bundles_the_marked_outputs(tiny_run):
+    import zipfile
+
+    target = tiny_run / "snakemake-report.zip"
+    proc = subprocess.run(
+        snakemake_cmd("--directory", str(tiny_run), "--configfile", str(REPO / "tests/configs/tiny.yaml"),
+                      "--report", str(target)),
+        capture_output=True, text=True, env=env_with_venv(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = zipfile.ZipFile(target).namelist()
+    assert any(n.endswith("metrics.csv") for n in names)
+    # the report folder (a directory output with htmlindex) travels whole: its page and its images
+    assert any(re.search(r"/data/raw/[^/]+/index\.html$", n) for n in names), names[:20]
+    assert any(re.search(r"/data/raw/[^/]+/img/.+\.png$", n) for n in names), names[:20]

@@ -34,13 +34,7 @@ IMAGE = (1, 28, 28)
 BATCH = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks gain nothing from intra-op threads, and on a busy 2-core machine they spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_gan(tricks: dict[str, Any] | None = None, shape: tuple[int, ...] = POINTS, **delta: Any) -> GAN:

@@ -46,6 +46,15 @@ class Architecture(ABC):
             return f"handles {' or '.join(cls.kinds)} data, not {kind}"
         return None
 
+    @classmethod
+    def square_image_reason(cls, kind: str, shape: tuple[int, ...], sizes) -> str | None:
+        """``supports`` for families of square images of the given sizes (in pixels)."""
+        reason = Architecture.supports.__func__(cls, kind, shape)
+        if reason is None and (shape[1] != shape[2] or shape[1] not in sizes):
+            names = ", ".join(map(str, sorted(sizes)))
+            reason = f"needs square {names} pixel images, not {shape[1]}×{shape[2]}"
+        return reason
+
     @abstractmethod
     def generator(self) -> nn.Module: ...
 

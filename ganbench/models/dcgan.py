@@ -21,10 +21,7 @@ class DCGAN(Architecture):
 
     @classmethod
     def supports(cls, kind, shape):
-        reason = super().supports(kind, shape)
-        if reason is None and (shape[1] != shape[2] or shape[1] not in _START):
-            reason = f"needs square 28, 32 or 64 pixel images, not {shape[1]}×{shape[2]}"
-        return reason
+        return cls.square_image_reason(kind, shape, _START)
 
     def _plan(self) -> tuple[int, list[int]]:
         size = self.shape[1]

@@ -91,10 +91,7 @@ class ResNet(Architecture):
 
     @classmethod
     def supports(cls, kind, shape):
-        reason = super().supports(kind, shape)
-        if reason is None and (shape[1] != shape[2] or shape[1] not in _START):
-            reason = f"needs square 28, 32 or 64 pixel images, not {shape[1]}×{shape[2]}"
-        return reason
+        return cls.square_image_reason(kind, shape, _START)
 
     def generator(self) -> nn.Module:
         size, ch = self.shape[1], int(self.options["ch_g"])
