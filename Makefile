@@ -3,7 +3,7 @@
 
 benchmark:
 	scripts/setup.sh
-	.venv/bin/snakemake --cores all --profile workflow/profiles/default
+	.venv/bin/snakemake --cores all   # profiles/default (keep-going, rerun-incomplete) is picked up by itself
 
 test:
 	scripts/setup.sh test
