@@ -93,7 +93,7 @@ def real_features(data_path: str | Path, classifier_path: str | Path | None, opt
     split = options["real_split"]
     start = time.perf_counter()
     real = pipe(_batches(_subset(getattr(data, f"x_{split}"), n, seed), bs), roles=REAL_ROLES)
-    blob: dict[str, Any] = {**real, **real_caches(real, n, options), "split": split, "extractor": pipe.main_name,
+    blob: dict[str, Any] = {**real, **real_caches(real, options), "split": split, "extractor": pipe.main_name,
                             "num_samples": len(real[FID])}
     heldout_floor = None
     if CLASS_FEATURES in pipe.roles:

@@ -71,9 +71,9 @@ def neighbourhoods(options: dict[str, Any]) -> tuple[int, int]:
     return int(options["prc_neighborhood"]), int(options["dc_neighborhood"])
 
 
-def real_caches(real: dict[str, torch.Tensor], n_gen: int, options: dict[str, Any]) -> dict[str, Any]:
+def real_caches(real: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, Any]:
     """What every run's comparison with ``real`` can reuse: the FID statistics and the real k-NN radii of
-    density/coverage (``n_gen``: kept for callers; the caches do not depend on it)."""
+    density/coverage."""
     return {"fid_stats": fid_statistics(real["fid"]),
             "dc_radii": knn_radii(real["prc"], [neighbourhoods(options)[1]])}
 

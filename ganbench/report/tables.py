@@ -23,7 +23,6 @@ class Table:
     rows: list[tuple[str, str, dict[str, Cell | None]]]  # (variant, label, dataset → cell)
     best: dict[str, str] = field(default_factory=dict)  # dataset → best variant
     floor: dict[str, float] = field(default_factory=dict)  # dataset → real-vs-real value
-    seeds: tuple[int, int] = (0, 0)  # min, max seeds per cell
 
     def fmt(self, value: float) -> str:
         return "—" if value is None or not math.isfinite(value) else self.metric.fmt.format(value)
@@ -63,7 +62,5 @@ def build_table(df: pd.DataFrame, metric: str, variants: list[tuple[str, str]], 
             table.best[dataset] = pick(scored, key=lambda t: t[1])[0]
         if floors and dataset in floors and metric in floors[dataset]:
             table.floor[dataset] = floors[dataset][metric] * scale
-    counts = [c[d].total for _, _, c in rows for d in used if c.get(d)]
-    table.seeds = (min(counts), max(counts)) if counts else (0, 0)
     return table
 
