@@ -26,14 +26,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import ConfigError
-from ganbench.models.base import ARCHITECTURES, Architecture
-
-
-def _conv(c_in: int, c_out: int) -> nn.Conv2d:
-    conv = nn.Conv2d(c_in, c_out, 3, 1, 1)
-    nn.init.xavier_uniform_(conv.weight)
-    nn.init.zeros_(conv.bias)
-    return conv
+from ganbench.models.base import ARCHITECTURES, Architecture, xavier_conv
 
 
 class SigmoidDecoder(nn.Module):
@@ -112,7 +105,7 @@ class ConvAutoencoder(Architecture):
         layers: list[nn.Module] = []
         c_in = self.shape[0]
         for f in self.filters:
-            layers += [_conv(c_in, f), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [xavier_conv(c_in, f), nn.ReLU(), nn.MaxPool2d(2)]
             c_in = f
         return nn.Sequential(*layers)
 
@@ -120,9 +113,9 @@ class ConvAutoencoder(Architecture):
         layers: list[nn.Module] = []
         c_in = self.filters[-1]
         for f in reversed(self.filters):
-            layers += [_conv(c_in, f), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest")]
+            layers += [xavier_conv(c_in, f), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest")]
             c_in = f
-        layers.append(_conv(c_in, self.shape[0]))
+        layers.append(xavier_conv(c_in, self.shape[0]))
         return SigmoidDecoder(nn.Sequential(*layers))
 
     def generator(self) -> FittedGaussianDecoder:

@@ -83,6 +83,14 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def xavier_conv(c_in: int, c_out: int, kernel: int = 3, gain: float = 1.0) -> nn.Conv2d:
+    """A stride-1, same-padding convolution with Glorot-uniform weights (scaled by ``gain``) and zero bias."""
+    conv = nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2)
+    nn.init.xavier_uniform_(conv.weight, gain)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
 class Reshape(nn.Module):
     def __init__(self, *shape: int):
         super().__init__()

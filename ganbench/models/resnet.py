@@ -20,24 +20,18 @@ import math
 import torch
 from torch import nn
 
-from ganbench.models.base import ARCHITECTURES, Architecture, Reshape
+from ganbench.models.base import ARCHITECTURES, Architecture, Reshape, xavier_conv
 
 _START = {28: 7, 32: 4, 64: 4}  # G's first feature map for each image size
 _D_TOP = 8  # D downsamples until its map is at most this wide
 
 
 def _conv3(c_in: int, c_out: int, gain: float = math.sqrt(2)) -> nn.Conv2d:
-    conv = nn.Conv2d(c_in, c_out, 3, 1, 1)
-    nn.init.xavier_uniform_(conv.weight, gain)
-    nn.init.zeros_(conv.bias)
-    return conv
+    return xavier_conv(c_in, c_out, 3, gain)  # √2 inside the residual branches (ReLU), as in SNGAN
 
 
 def _conv1(c_in: int, c_out: int) -> nn.Conv2d:
-    conv = nn.Conv2d(c_in, c_out, 1, 1, 0)
-    nn.init.xavier_uniform_(conv.weight)
-    nn.init.zeros_(conv.bias)
-    return conv
+    return xavier_conv(c_in, c_out, 1)
 
 
 class UpBlock(nn.Module):

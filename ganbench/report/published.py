@@ -160,6 +160,18 @@ class _Checker:
             raise self.fail(where, f"missing key(s) {', '.join(map(repr, missing))}")
 
 
+def _registered_names(check: _Checker, raw: Any, where: str, registry) -> dict[str, str]:
+    """A mapping paper name → ganbench name, every value registered in ``registry``."""
+    out = {}
+    for paper, name in check.mapping(raw, where).items():
+        name = check.text(name, f"{where}.{paper}")
+        if name not in registry:
+            raise check.fail(f"{where}.{paper}", f"unknown ganbench {registry.kind} {name!r}; expected one of: "
+                                                 f"{', '.join(registry.names())}")
+        out[paper] = name
+    return out
+
+
 def _entry(raw: Any, where: str, check: _Checker, pending: bool) -> PublishedTable:
     from ganbench.data import DATASETS
     from ganbench.report.metrics import METRICS
@@ -192,20 +204,8 @@ def _entry(raw: Any, where: str, check: _Checker, pending: bool) -> PublishedTab
     check.keys(fx, {"name", "description", "ganbench"}, ("name", "description", "ganbench"),
                f"{where}.feature_extractor")
 
-    datasets = {}
-    for paper, key in check.mapping(entry["datasets"], f"{where}.datasets").items():
-        key = check.text(key, f"{where}.datasets.{paper}")
-        if key not in DATASETS:
-            raise check.fail(f"{where}.datasets.{paper}",
-                             f"unknown ganbench dataset {key!r}; expected one of: {', '.join(DATASETS.names())}")
-        datasets[paper] = key
-    metrics = {}
-    for paper, name in check.mapping(entry["metrics"], f"{where}.metrics").items():
-        name = check.text(name, f"{where}.metrics.{paper}")
-        if name not in METRICS:
-            raise check.fail(f"{where}.metrics.{paper}",
-                             f"unknown ganbench metric {name!r}; expected one of: {', '.join(METRICS.names())}")
-        metrics[paper] = name
+    datasets = _registered_names(check, entry["datasets"], f"{where}.datasets", DATASETS)
+    metrics = _registered_names(check, entry["metrics"], f"{where}.metrics", METRICS)
     variants = {row: check.texts(names or [], f"{where}.variants.{row}")
                 for row, names in check.mapping(entry["variants"], f"{where}.variants").items()}
     requires = check.mapping(entry.get("requires") or {}, f"{where}.requires", empty=True)

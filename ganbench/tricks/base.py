@@ -116,6 +116,17 @@ class Trick:
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+def require_loss(settings: dict[str, Any], key: str, attribute: str, need: str) -> None:
+    """ConfigError at ``key`` unless the variant's loss class has the true class attribute ``attribute``
+    (e.g. ``wasserstein``); ``need`` says what the trick needs, for the message."""
+    from ganbench.errors import ConfigError
+    from ganbench.losses import LOSSES
+
+    loss = settings["loss"]["name"]
+    if not getattr(LOSSES.get(loss), attribute):
+        raise ConfigError(f"{key}: {need}, not {loss!r}")
+
+
 def build_tricks(config: dict[str, Any] | None, key: str = "tricks") -> list[Trick]:
     """Instantiate the tricks named in ``config`` (name → options, or name → true for the defaults), sorted by
     ``order`` (stable, so config order decides among equals)."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ganbench.errors import ConfigError
-from ganbench.losses import LOSSES
-from ganbench.tricks.base import TRICKS, Trick
+from ganbench.tricks.base import TRICKS, Trick, require_loss
 
 
 @TRICKS.register("label_smoothing")
@@ -14,10 +13,8 @@ class LabelSmoothing(Trick):
 
     @classmethod
     def validate(cls, settings, key):
-        loss = settings["loss"]["name"]
-        if not LOSSES.get(loss).uses_real_target:
-            raise ConfigError(f"{key}: label smoothing needs a loss with a real target (minimax, nonsaturating, "
-                              f"lsgan), not {loss!r}")
+        require_loss(settings, key, "uses_real_target",
+                     "label smoothing needs a loss with a real target (minimax, nonsaturating, lsgan)")
 
     def on_loss(self, loss):
         if not 0.0 < self.options["real_target"] <= 1.0:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganbench.errors import ConfigError
-from ganbench.losses import LOSSES
-from ganbench.tricks.base import TRICKS, Trick
+from ganbench.tricks.base import TRICKS, Trick, require_loss
 
 
 @TRICKS.register("weight_clip")
@@ -16,10 +14,8 @@ class WeightClip(Trick):
 
     @classmethod
     def validate(cls, settings, key):
-        loss = settings["loss"]["name"]
-        if not LOSSES.get(loss).wasserstein:
-            raise ConfigError(f"{key}: weight clipping bounds a Wasserstein critic; it needs loss wgan or wgan-gp, "
-                              f"not {loss!r}")
+        require_loss(settings, key, "wasserstein",
+                     "weight clipping bounds a Wasserstein critic; it needs loss wgan or wgan-gp")
 
     @torch.no_grad()
     def after_d_step(self, D, gan):
