@@ -5,7 +5,7 @@
     ganbench train-classifier --config C --data F --out W --info J
     ganbench real-features    --config C --data F [--classifier W] --out R [--floor J]
     ganbench train      --config C --dataset D --variant V --seed S --data F --out-dir DIR
-    ganbench evaluate   --config C --run-dir DIR --data F [--real-features R] [--classifier W] --out M
+    ganbench evaluate   --config C --run-dir DIR... --data F [--real-features R] [--classifier W] --out M...
     ganbench aggregate  --out CSV METRICS.json...
     ganbench report     --config C --metrics CSV --out-dir DIR
 """
@@ -50,6 +50,7 @@ def cmd_train_classifier(args) -> None:
     from ganbench.io import write_json
     from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
     from ganbench.metrics.extractors import check_options
+    from ganbench.timing import job_costs
 
     config = _config(args)
     check_options(config.evaluation)
@@ -67,7 +68,7 @@ def cmd_train_classifier(args) -> None:
                         f"{info['test_accuracy']:.4f} test accuracy, below the floor {opts['min_accuracy']}; its "
                         "features would make FID/KID meaningless. Train longer (evaluation.classifier.epochs).")
     save_classifier(model, args.out)
-    write_json(args.info, info)
+    write_json(args.info, {**info, **job_costs()})
 
 
 def cmd_real_features(args) -> None:
@@ -97,16 +98,26 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from ganbench.device import configure_threads
-    from ganbench.metrics.evaluate import evaluate_run
+    from ganbench.metrics.evaluate import RunToEvaluate, evaluate_runs
     from ganbench.metrics.extractors import check_options
 
     config = _config(args)
     check_options(config.evaluation)
+    if len(args.out) != len(args.run_dir):
+        raise GanbenchError(f"evaluate: {len(args.run_dir)} --run-dir but {len(args.out)} --out; give one "
+                            "metrics.json per run folder, in the same order")
+    if args.seed and len(args.seed) != len(args.run_dir):
+        raise GanbenchError(f"evaluate: {len(args.run_dir)} --run-dir but {len(args.seed)} --seed; give one seed "
+                            "per run folder, in the same order, or none")
     configure_threads(args.threads)
-    run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed}
-    result = evaluate_run(args.run_dir, args.data, config.evaluation, args.out, args.real_features,
-                          args.classifier, {k: v for k, v in run_id.items() if v is not None})
-    print(f"evaluated {args.run_dir} in {result['eval_seconds']:.1f} s")
+    runs = []
+    for i, (run_dir, out) in enumerate(zip(args.run_dir, args.out)):
+        run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed[i] if args.seed else None}
+        runs.append(RunToEvaluate(Path(run_dir), Path(out), {k: v for k, v in run_id.items() if v is not None}))
+    results = evaluate_runs(runs, args.data, config.evaluation, args.real_features, args.classifier)
+    for run, result in zip(runs, results):
+        print(f"evaluated {run.run_dir} in {result['eval_seconds']:.1f} s")
+    print(f"evaluate job: {len(runs)} run(s), {results[0]['eval_job_cpu_seconds']:.1f} CPU s in all")
 
 
 def cmd_aggregate(args) -> None:
@@ -164,15 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int)
 
-    p = add("evaluate", cmd_evaluate, "Compute every metric of one trained run into metrics.json.")
-    p.add_argument("--run-dir", required=True)
+    p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.")
+    p.add_argument("--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
     p.add_argument("--data", required=True)
     p.add_argument("--real-features", help="real.pt from real-features (image datasets)")
     p.add_argument("--classifier", help="domain classifier weights (image datasets)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, nargs="+", help="metrics.json per run folder, in the same order")
     p.add_argument("--dataset")
     p.add_argument("--variant")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, nargs="+", help="seed per run folder, in the same order")
     p.add_argument("--threads", type=int)
 
     p = add("aggregate", cmd_aggregate, "Collect metrics.json files into one tidy CSV.", config=False)

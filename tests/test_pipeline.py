@@ -84,7 +84,8 @@ def test_dry_run_plans_one_train_job_per_run(name, tmp_path):
     runs = list(config.runs())
     counts = planned_jobs(REPO / "config" / name, tmp_path)
     assert counts["train"] == len(runs) == len(set(runs))
-    assert counts["evaluate"] == len(runs)
+    # one evaluate job per (dataset, variant): it evaluates every seed's run in one process
+    assert counts["evaluate"] * len(config.seeds) == len(runs)
     assert counts["prepare_data"] == len(config.datasets)
     assert counts.get("train_classifier", 0) == len(config.image_datasets())
 

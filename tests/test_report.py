@@ -435,3 +435,25 @@ def test_report_in_chromium(report):
     assert XSS in text  # shown as text, not run
     assert (artifacts / "report.png").stat().st_size > 10_000
 
+
+
+def test_time_breakdown_counts_every_jobs_cpu_seconds(tmp_path):
+    """Two runs of one evaluate job plus the once-per-dataset jobs, against hand-computed sums."""
+    from ganbench.report.build import _time_breakdown
+
+    df = pd.DataFrame([
+        {"dataset": IMAGE, "variant": "a", "seed": s, "train_seconds": 9.0, "train_cpu_seconds": t,
+         "train_job_cpu_seconds": t + 3.0, "eval_cpu_seconds": 1.0, "eval_seconds": 1.5,
+         "eval_job_setup_cpu_seconds": 4.0, "eval_job_runs": 2} for s, t in ((0, 10.0), (1, 20.0))])
+    write_json(tmp_path / "classifier" / IMAGE / "info.json", {"job_cpu_seconds": 7.0})
+    write_json(tmp_path / "features" / IMAGE / "floor.json", {"job_cpu_seconds": 5.0})
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / f"{IMAGE}.npz",
+             meta=np.frombuffer(json.dumps({"prepare_cpu_seconds": 2.0}).encode(), dtype=np.uint8))
+    timing = _time_breakdown(df, ["a"], {"a": "A"}, [IMAGE], tmp_path)
+    row = timing["rows"][0]
+    # training steps 10 + 20; rest of the training jobs 3 + 3; evaluation 2 × (1 own + 4 / 2 of the job's setup)
+    assert (row["train"], row["other"], row["eval"]) == (30.0, 6.0, 6.0)
+    assert row["share"] == pytest.approx(100 * 30 / 42)
+    assert timing["shared"][0]["total"] == 14.0  # prepare 2 + classifier 7 + features 5
+    assert timing["total"]["total"] == 56.0 and timing["total"]["share"] == pytest.approx(100 * 30 / 56)

@@ -253,4 +253,5 @@ def test_tiny_benchmark_through_slurm(slurm_cluster: Cluster, tmp_path: Path) ->
     workdir = tmp_path / "work"
     proc = run_workflow(slurm_cluster, SNAKEFILE, TINY_CONFIG, workdir)
     jobs = check_slurm_run(slurm_cluster, proc, workdir)
-    assert len(jobs["evaluate"]) == len(jobs["train"]), {r: len(j) for r, j in jobs.items()}
+    seeds = len(yaml.safe_load(TINY_CONFIG.read_text())["seeds"])  # one evaluate job per (dataset, variant)
+    assert len(jobs["evaluate"]) * seeds == len(jobs["train"]), {r: len(j) for r, j in jobs.items()}

@@ -19,6 +19,7 @@ from ganbench.errors import DataError
 from ganbench.io import atomic_open
 from ganbench.options import resolve_options
 from ganbench.registry import Registry
+from ganbench.timing import process_cpu_seconds
 
 DATASETS: Registry[type["DatasetBuilder"]] = Registry("dataset")
 
@@ -98,6 +99,7 @@ def prepare_dataset(builder: DatasetBuilder, out_path: str | Path, cache_dir: st
     data = builder.build(cache_dir)
     data.meta = {**builder.meta(), **data.meta, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))}
     _check(data, builder)
+    data.meta["prepare_cpu_seconds"] = process_cpu_seconds()  # this process so far: start-up, download, decoding
     with atomic_open(out_path, "wb") as handle:
         np.savez(
             handle,

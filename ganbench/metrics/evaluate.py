@@ -1,14 +1,16 @@
 """Evaluation of one run and the per-dataset real-data side it is compared with.
 
 ``real_features`` (once per dataset): features of ``num_samples`` real images of the evaluation split, with what
-depends on them alone (KID's real-vs-real sums, the real k-NN radii), and the memorization reference (domain
+depends on them alone (the FID statistics, the real k-NN radii of precision/recall and density/coverage), and the memorization reference (domain
 classifier features of the whole train split, the nearest-training-neighbour median of held-out test images). The
 same call measures the real-vs-real floor of every metric, shown in the report as the "data" row: the other split
 against the evaluation split for FID/KID/IS/precision/recall/density/coverage/classes/stacked modes, a second
 held-out subset for the memorization ratio.
 
-``evaluate_run``: samples the generator in batches straight into the feature networks (no PNG round trip, one pass
-for all of them) and runs every registered ``Evaluator`` that applies to the run:
+``evaluate_runs``: the runs of one job (a dataset and variant, every seed) in one process, which loads the dataset,
+the feature networks and the real side once. For each run it samples the generator in batches straight into the
+feature networks (no PNG round trip, one pass for all of them) and runs every registered ``Evaluator`` that applies
+to the run:
 
 =================  =========================================================================================
 fidelity           FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training
@@ -50,6 +52,7 @@ from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.models import ARCHITECTURES
 from ganbench.registry import Registry
+from ganbench.timing import job_costs
 from ganbench.train.conditioning import LabelledSampler, conditioning_of
 from ganbench.train.trainer import to_uint8
 
@@ -110,6 +113,7 @@ def real_features(data_path: str | Path, classifier_path: str | Path | None, opt
     if floor_path is not None:
         info.update(_floor(data, pipe, blob, heldout_floor, options))
         info["seconds"] = time.perf_counter() - start
+        info.update(job_costs())
         write_json(floor_path, info)
     return info
 
@@ -165,16 +169,54 @@ def generate(net, z_dim: int, n: int, batch_size: int, seed: int, device: torch.
 
 
 @dataclass
+class Shared:
+    """What every run of one evaluate job shares, each loaded at most once: the prepared dataset, the feature
+    networks and the cached real side."""
+
+    data: Prepared
+    options: dict[str, Any]
+    device: torch.device
+    real_features_path: str | Path | None = None
+    classifier_path: str | Path | None = None
+
+    @cached_property
+    def pipeline(self) -> FeaturePipeline:
+        return FeaturePipeline.build(self.options, self.classifier_path, self.device)
+
+    @cached_property
+    def real(self) -> dict[str, Any]:
+        if self.real_features_path is None:
+            raise DataError("evaluate: image datasets need --real-features (the real_features rule's real.pt)")
+        return torch.load(self.real_features_path, map_location="cpu", weights_only=True)
+
+
+@dataclass
 class RunContext:
     """One trained run and everything its evaluators share, each loaded or computed at most once."""
 
     run_dir: Path
-    data: Prepared
-    options: dict[str, Any]
-    device: torch.device
+    shared: Shared
     train: dict[str, Any]
-    real_features_path: str | Path | None = None
-    classifier_path: str | Path | None = None
+
+    @property
+    def data(self) -> Prepared:
+        return self.shared.data
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.shared.options
+
+    @property
+    def device(self) -> torch.device:
+        return self.shared.device
+
+    @property
+    def pipeline(self) -> FeaturePipeline:
+        return self.shared.pipeline
+
+    @property
+    def real(self) -> dict[str, Any]:
+        return self.shared.real
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -186,21 +228,11 @@ class RunContext:
 
     @property
     def has_classifier(self) -> bool:
-        return self.classifier_path is not None
+        return self.shared.classifier_path is not None
 
     @cached_property
     def generator(self) -> tuple[torch.nn.Module, int]:
         return load_generator(self.run_dir, self.data, self.device)
-
-    @cached_property
-    def pipeline(self) -> FeaturePipeline:
-        return FeaturePipeline.build(self.options, self.classifier_path, self.device)
-
-    @cached_property
-    def real(self) -> dict[str, Any]:
-        if self.real_features_path is None:
-            raise DataError("evaluate: image datasets need --real-features (the real_features rule's real.pt)")
-        return torch.load(self.real_features_path, map_location="cpu", weights_only=True)
 
     def samples(self, net: torch.nn.Module, n: int) -> Iterator[torch.Tensor]:
         z_dim = self.generator[1]
@@ -308,31 +340,79 @@ def _conditional(ctx: RunContext) -> dict[str, Any]:
                                                          ctx.device)}
 
 
+@dataclass(frozen=True)
+class RunToEvaluate:
+    """One run of an evaluate job: its folder, where its metrics.json goes, and the ids recorded with them."""
+
+    run_dir: Path
+    out_path: Path
+    run_id: dict[str, Any]
+
+
+def evaluate_runs(runs: list[RunToEvaluate], data_path: str | Path, options: dict[str, Any],
+                  real_features_path: str | Path | None = None, classifier_path: str | Path | None = None
+                  ) -> list[dict[str, Any]]:
+    """Every applicable evaluator's metrics for each run (NaN where a run did not finish), with the run's timings
+    and the evaluation settings, written to each run's ``out_path`` (metrics.json) when the job ends.
+
+    One process evaluates all ``runs`` (one Snakemake job per dataset and variant: its seeds), so interpreter
+    start-up, imports, the dataset, the feature networks and the real side are paid once. Each metrics.json
+    records this run's own ``eval_seconds``/``eval_cpu_seconds`` and the whole job's cost with the number of runs
+    it covered (``eval_job_*``)."""
+    device = pick_device("auto")
+    shared = Shared(load_prepared(data_path), options, device, real_features_path, classifier_path)
+    if shared.data.kind == "image" and real_features_path is not None:
+        _ = shared.pipeline, shared.real  # loaded once, outside the runs' own timings
+    pending = [(run, read_json(Path(run.run_dir) / "train.json")) for run in runs]
+    timed = []
+    for run, train in pending:
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = _evaluate_one(RunContext(Path(run.run_dir), shared, train), run.run_id)
+        result["eval_seconds"] = time.perf_counter() - t0
+        result["eval_cpu_seconds"] = time.process_time() - c0
+        timed.append((run, result))
+    # the job's cost is known only now: written with every run's metrics, with the part no run's own time covers
+    # (start-up, imports, loading the dataset, the feature networks and the real side)
+    job = job_costs()
+    own_cpu = sum(r["eval_cpu_seconds"] for _, r in timed)
+    shared_cost = {"eval_job_cpu_seconds": job["job_cpu_seconds"], "eval_job_wall_seconds": job["job_wall_seconds"],
+                   "eval_job_runs": len(runs), "eval_job_setup_cpu_seconds": max(0.0, job["job_cpu_seconds"] - own_cpu)}
+    results = []
+    for run, result in timed:
+        result.update(shared_cost)
+        write_json(run.out_path, result)
+        results.append(result)
+    return results
+
+
 def evaluate_run(run_dir: str | Path, data_path: str | Path, options: dict[str, Any], out_path: str | Path,
                  real_features_path: str | Path | None = None, classifier_path: str | Path | None = None,
                  run_id: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every applicable evaluator's metrics for the run in ``run_dir`` (NaN where the run did not finish), with
-    the run's timings and the evaluation settings, written to ``out_path`` (metrics.json) and returned."""
-    start = time.perf_counter()
-    run_dir = Path(run_dir)
-    device = pick_device("auto")
-    train = read_json(run_dir / "train.json")
-    data = load_prepared(data_path)
-    ctx = RunContext(run_dir, data, options, device, train, real_features_path, classifier_path)
+    """``evaluate_runs`` for one run."""
+    return evaluate_runs([RunToEvaluate(Path(run_dir), Path(out_path), run_id or {})], data_path, options,
+                         real_features_path, classifier_path)[0]
+
+
+def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
+    train = ctx.train
+    options = ctx.options
     result: dict[str, Any] = {
-        **(run_id or {}),
+        **run_id,
         "status": train["status"],
         "message": train.get("message", ""),
         "steps": train["steps"],
         "train_seconds": train["train_seconds"],
+        "train_cpu_seconds": train.get("train_cpu_seconds"),
         "setup_seconds": train.get("setup_seconds"),
         "total_train_job_seconds": train.get("total_seconds"),
+        "train_job_cpu_seconds": train.get("job_cpu_seconds"),
+        "train_job_wall_seconds": train.get("job_wall_seconds"),
         "images_per_second": train["images_per_second"],
         "device": train["device"],
         "num_samples": int(options["num_samples"]),
         "eval_seed": int(options["seed"]),
         "real_split": options["real_split"],
-        "kind": data.kind,
+        "kind": ctx.data.kind,
         "evaluation": options,
     }
     applicable = [EVALUATORS.get(name) for name in EVALUATORS if EVALUATORS.get(name).applies(ctx)]
@@ -341,7 +421,5 @@ def evaluate_run(run_dir: str | Path, data_path: str | Path, options: dict[str, 
     if train["status"] == "ok":
         for ev in applicable:
             result.update(ev.compute(ctx))
-    result["eval_seconds"] = time.perf_counter() - start
-    result["eval_device"] = describe(device)
-    write_json(out_path, result)
+    result["eval_device"] = describe(ctx.device)
     return result

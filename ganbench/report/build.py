@@ -195,34 +195,69 @@ def _table_view(table: Table, df: pd.DataFrame, seeds: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- time
-def _time_breakdown(df: pd.DataFrame, order: list[str], labels: dict[str, str],
-                    datasets: list[str]) -> dict[str, Any] | None:
-    """Seconds per (dataset, variant), summed over seeds: job setup (data, models), training steps, the rest of
-    the training job (checkpoints, snapshots, samples, saving) and evaluation; and the share in training steps."""
+def _col(frame: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
+    values = pd.to_numeric(frame[name], errors="coerce") if name in frame.columns else pd.Series(np.nan, frame.index)
+    return values.fillna(_col(frame, fallback)) if fallback else values
+
+
+def _run_costs(frame: pd.DataFrame) -> dict[str, Any]:
+    """CPU seconds of some runs' jobs, summed: the training steps; the rest of the training job (interpreter
+    start-up, imports, data, models, checkpoints, snapshots, sample grid); evaluation (each run's own evaluation
+    plus its share of its evaluate job's start-up and loading). Wall seconds stand in where a metrics file from an
+    older ganbench has no CPU times."""
+    train = _col(frame, "train_cpu_seconds", "train_seconds")
+    job = _col(frame, "train_job_cpu_seconds", "total_train_job_seconds").fillna(train)
+    own_eval = _col(frame, "eval_cpu_seconds", "eval_seconds").fillna(0)
+    eval_setup = (_col(frame, "eval_job_setup_cpu_seconds") / _col(frame, "eval_job_runs")).fillna(0)
+    other, evaluation = (job - train).clip(lower=0).fillna(0), own_eval + eval_setup
+    return {"runs": len(frame), "train": float(train.sum()), "other": float(other.sum()),
+            "eval": float(evaluation.sum()), "eval_setup": float(eval_setup.sum())}
+
+
+def _share(row: dict[str, Any], shared: float = 0.0) -> dict[str, Any]:
+    total = row["train"] + row["other"] + row["eval"] + shared
+    return {**row, "shared": shared, "total": total,
+            "share": 100.0 * row["train"] / total if total > 0 else math.nan}
+
+
+def _shared_costs(results: Path, datasets: list[str]) -> list[dict[str, Any]]:
+    """CPU seconds of the once-per-dataset jobs, as each recorded them: prepare (in the .npz meta), the domain
+    classifier (info.json) and the real features with the floor (floor.json); NaN where a dataset has no such job."""
+    rows = []
+    for dataset in datasets:
+        parts: dict[str, float] = {}
+        try:
+            with np.load(results / "data" / f"{dataset}.npz", allow_pickle=False) as z:
+                parts["prepare"] = float(json.loads(bytes(z["meta"]).decode()).get("prepare_cpu_seconds", math.nan))
+        except (OSError, ValueError, KeyError):
+            parts["prepare"] = math.nan
+        for name, path in (("classifier", results / "classifier" / dataset / "info.json"),
+                           ("features", results / "features" / dataset / "floor.json")):
+            record = _read_json(path) or {}  # ring/grid datasets have neither
+            parts[name] = float(record.get("job_cpu_seconds", math.nan))
+        rows.append({"dataset": dataset, **parts,
+                     "total": float(np.nansum(list(parts.values())))})
+    return rows
+
+
+def _time_breakdown(df: pd.DataFrame, order: list[str], labels: dict[str, str], datasets: list[str],
+                    results: Path) -> dict[str, Any] | None:
+    """CPU seconds per (dataset, variant), summed over seeds (``_run_costs``), the once-per-dataset jobs, and the
+    share of all of it spent in training steps. Not counted: Snakemake itself and the aggregate and report jobs,
+    which run after every number here was written."""
     if "train_seconds" not in df.columns:
         return None
-
-    def col(frame: pd.DataFrame, name: str) -> pd.Series:
-        if name not in frame.columns:
-            return pd.Series(np.nan, index=frame.index)
-        return pd.to_numeric(frame[name], errors="coerce")
-
-    def summarize(frame: pd.DataFrame) -> dict[str, Any]:
-        setup, train, evaluate = col(frame, "setup_seconds"), col(frame, "train_seconds"), col(frame, "eval_seconds")
-        known = setup.fillna(0) + train.fillna(0)
-        job = col(frame, "total_train_job_seconds").fillna(known)
-        total = float(job.sum() + evaluate.fillna(0).sum())
-        return {"runs": len(frame), "setup": float(setup.sum()), "train": float(train.sum()),
-                "other": float((job - known).clip(lower=0).sum()), "eval": float(evaluate.sum()), "total": total,
-                "share": 100.0 * float(train.sum()) / total if total > 0 else math.nan}
-
     rows = []
     for dataset in datasets:
         for variant in order:
             sub = df[(df["dataset"] == dataset) & (df["variant"] == variant)]
             if not sub.empty:
-                rows.append({"dataset": dataset, "label": labels[variant], **summarize(sub)})
-    return {"rows": rows, "total": summarize(df)} if rows else None
+                rows.append({"dataset": dataset, "label": labels[variant], **_share(_run_costs(sub))})
+    if not rows:
+        return None
+    shared = _shared_costs(results, datasets)
+    return {"rows": rows, "shared": shared,
+            "total": _share(_run_costs(df), float(sum(r["total"] for r in shared)))}
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -387,12 +422,15 @@ def _run_pictures(run_dir: Path, data: Any, out: Path, folder: Path) -> tuple[li
 
 # ---------------------------------------------------------------------------------------------- runs
 def _runs(df: pd.DataFrame, results: Path, out: Path, labels: dict[str, str], order: list[str]) -> list[dict]:
-    """Every run in config order, with its wall time (training job + evaluation) and a link to its folder."""
+    """Every run in config order, with its wall time (the training job's process, start-up included, + its own
+    evaluation) and a link to its folder."""
     rank = {v: i for i, v in enumerate(order)}
     frame = df.assign(_rank=df["variant"].map(rank).fillna(len(order))).sort_values(["dataset", "_rank", "seed"])
     runs = []
     for row in frame.drop(columns="_rank").to_dict("records"):
-        job = _seconds(row.get("total_train_job_seconds"))
+        job = _seconds(row.get("train_job_wall_seconds"))
+        if not math.isfinite(job):
+            job = _seconds(row.get("total_train_job_seconds"))
         if not math.isfinite(job):
             job = float(np.nansum([_seconds(row.get("setup_seconds")), _seconds(row.get("train_seconds"))]))
         evaluate = _seconds(row.get("eval_seconds"))
@@ -452,7 +490,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         datasets=datasets,
         samples=_sample_images(df, config, results, out, order, datasets),
         networks=_network_pictures(df, config, results, out, order, datasets),
-        timing=_time_breakdown(df, order, labels, datasets),
+        timing=_time_breakdown(df, order, labels, datasets, results),
         runs=_runs(df, results, out, labels, order),
         classifiers=classifiers,
         evaluation=config.evaluation,

@@ -21,6 +21,7 @@ import torch
 from ganbench.data import Prepared, load_prepared
 from ganbench.device import configure_threads, describe, pick_device
 from ganbench.io import torch_save, write_json
+from ganbench.timing import job_costs
 from ganbench.train.gan import GAN
 from ganbench.train.models import TrainingModel, build_model
 from ganbench.train.trainer import Trainer
@@ -81,6 +82,7 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
         "runtime": runtime,
         "setup_seconds": setup,
         "total_seconds": time.perf_counter() - start,
+        **job_costs(),  # the whole process: start-up and imports too
         "settings": settings,
         "data": {k: data.meta[k] for k in ("name", "kind", "shape", "num_classes")},
         "torch": torch.__version__,

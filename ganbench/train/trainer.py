@@ -56,6 +56,7 @@ class Trainer:
         self.amp = amp  # bf16 autocast of the training step (CUDA)
         self.rows: list[dict[str, float]] = []
         self.elapsed = 0.0  # seconds spent in training steps, summed over resumed segments
+        self.cpu_elapsed = 0.0  # the same steps' CPU seconds (all threads of this process)
         self.resumed_from = 0
 
     # ------------------------------------------------------------------ pieces
@@ -87,7 +88,8 @@ class Trainer:
     def _checkpoint(self) -> None:
         self._write_log()
         checkpoint.save(self.out / "ckpt", self.gan.step,
-                        {"gan": self.gan.state_dict(), "elapsed": self.elapsed, "rows": len(self.rows)})
+                        {"gan": self.gan.state_dict(), "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed,
+                         "rows": len(self.rows)})
 
     def _resume(self) -> None:
         state = checkpoint.load_latest(self.out / "ckpt", self.gan.device)
@@ -96,6 +98,7 @@ class Trainer:
         self.gan.load_state_dict(state["gan"])
         checkpoint.set_rng_state(state["rng"])
         self.elapsed = float(state["elapsed"])
+        self.cpu_elapsed = float(state.get("cpu_elapsed", 0.0))
         self.resumed_from = self.gan.step
         if (self.out / "log.csv").exists():
             with open(self.out / "log.csv") as handle:
@@ -115,7 +118,7 @@ class Trainer:
         bar = tqdm(total=self.steps, initial=self.gan.step, disable=not self.progress, unit="step", leave=False)
         try:
             while self.gan.step < self.steps:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 with torch.autocast(self.gan.device.type, dtype=torch.bfloat16, enabled=self.amp):
                     pending.append(self.gan.train_step(self.next_real))
                 step = self.gan.step
@@ -124,6 +127,7 @@ class Trainer:
                     bar.update(len(pending))
                     pending, window_start = [], step
                 self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
+                self.cpu_elapsed += time.process_time() - c0
                 if step in self.snapshot_steps:
                     self._snapshot()
                 if step % self.checkpoint_every == 0 and step < self.steps:
@@ -142,6 +146,7 @@ class Trainer:
             "message": message,
             "steps": self.gan.step,
             "train_seconds": self.elapsed,
+            "train_cpu_seconds": self.cpu_elapsed,
             "images_per_second": images / max(self.elapsed, 1e-9),
             "resumed_from": self.resumed_from,
         }

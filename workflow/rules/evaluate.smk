@@ -4,8 +4,11 @@
 #   on the single-channel images in the channels of its own prepared train split (ganbench.metrics.classifier).
 # real_features: real.pt holds everything the runs share (real features, FID statistics, KID real-vs-real sums, k-NN
 #   radii, the memorization reference of training features); floor.json the real-vs-real value of every metric.
-# evaluate: one pass of generated samples through every feature network; WGAN runs also read the newest checkpoint
-#   under ckpt/ (the critic) — not a declared input, since ckpt/ is not a Snakemake output (see train.smk).
+# evaluate: one job per (dataset, variant) evaluates every seed's run in one process, so start-up, imports, the
+#   dataset, the feature networks and the real side are paid once per job, not once per run (ganbench.timing and
+#   benchmarks/eval_cost.py measure what that saves); each run still gets its own metrics.json. Per run: one pass of
+#   generated samples through every feature network; WGAN runs also read the newest checkpoint under ckpt/ (the
+#   critic) — not a declared input, since ckpt/ is not a Snakemake output (see train.smk).
 
 
 rule train_classifier:
@@ -43,12 +46,15 @@ rule real_features:
         "--out {output.features} --floor {output.floor} --threads {threads} > {log} 2>&1"
 
 
+def seed_dir(w, seed):
+    return f"{RESULTS}/runs/{w.dataset}/{w.variant}/seed{seed}"
+
+
 def evaluate_inputs(w):
-    inputs = {
-        "data": f"{RESULTS}/data/{w.dataset}.npz",
-        "train": f"{run_dir(w)}/train.json",
-        "generator": f"{run_dir(w)}/generator.pt",
-    }
+    inputs = {"data": f"{RESULTS}/data/{w.dataset}.npz"}
+    for seed in CFG.seeds:
+        inputs[f"train{seed}"] = f"{seed_dir(w, seed)}/train.json"
+        inputs[f"generator{seed}"] = f"{seed_dir(w, seed)}/generator.pt"
     if w.dataset in IMAGE_DATASETS:
         inputs["features"] = f"{RESULTS}/features/{w.dataset}/real.pt"
         inputs["classifier"] = f"{RESULTS}/classifier/{w.dataset}/model.pt"
@@ -65,20 +71,21 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/metrics.json",
+        [f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{seed}/metrics.json" for seed in CFG.seeds],
     params:
         config=CONFIG_FILE,
-        run_dir=run_dir,
+        run_dirs=lambda w: " ".join(seed_dir(w, seed) for seed in CFG.seeds),
+        seeds=" ".join(str(seed) for seed in CFG.seeds),
         image_args=image_args,
         fingerprint=lambda w: fingerprint(CFG.evaluation),
     log:
-        f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}.log",
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
     shell:
-        "{GANBENCH} evaluate --config {params.config} --run-dir {params.run_dir} --data {input.data} "
+        "{GANBENCH} evaluate --config {params.config} --run-dir {params.run_dirs} --data {input.data} "
         "{params.image_args} --out {output} --dataset {wildcards.dataset} --variant {wildcards.variant} "
-        "--seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "--seed {params.seeds} --threads {threads} > {log} 2>&1"
