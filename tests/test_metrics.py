@@ -34,8 +34,9 @@ from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
 from ganbench.metrics.critic import critic_estimate
 from ganbench.metrics.evaluate import evaluate_run, real_features
 from ganbench.metrics.extractors import CLASS_LOGITS, FID, PRC, Extractor, FeaturePipeline, check_options
-from ganbench.metrics.fidelity import fid_from_features, inception_score, kid, precision_recall
-from ganbench.metrics.manifold import knn_radii, manifold_metrics
+from ganbench.metrics.fidelity import (fid_from_features, fidelity_metrics, inception_score, kid, precision_recall,
+                                      real_caches)
+from ganbench.metrics.manifold import knn_radii, manifold_metrics, prdc
 from ganbench.metrics.memorization import memorization_ratio, nearest_distances
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.train.run import train_run
@@ -123,6 +124,105 @@ def test_precision_recall_is_torch_fidelitys_and_non_trivial():
     ref = prc_features_to_metric(gen, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
     assert 0.05 < ours["precision"] < 0.95 and 0.05 < ours["recall"] < 0.95  # a non-trivial case
     assert ours["precision"] == ref["precision"] and ours["recall"] == ref["recall"]
+
+
+def features_with_duplicates_and_near_ties(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(generated 700 × 16, real 900 × 16): Gaussian features with rows repeated within and across the sets and
+    generated samples a relative 1e-4 inside / outside real 3-NN balls."""
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(900, 16, generator=g)
+    gen = torch.randn(700, 16, generator=g) * 1.2 + 0.3
+    real[860:] = real[:40]  # 40 real rows twice
+    real[100:103] = real[200]  # one real row k + 1 = 4 times: its 3-NN radius is the (rounded) distance to itself
+    gen[:25] = real[300:325]  # generated copies of real rows ...
+    gen[25:28] = real[200]  # ... of the 4-fold one too: inside its balls only because membership is `<=`
+    gen[650:] = gen[600:650]  # 50 generated rows twice
+    gen[100:104] = gen[500]  # one generated row 4 times
+    idx = torch.arange(400, 440)
+    radius = torch.cdist(real[idx], real).kthvalue(4).values
+    direction = torch.nn.functional.normalize(torch.randn(40, 16, generator=g), dim=1)
+    scale = torch.where(torch.arange(40) % 2 == 0, 1 - 1e-4, 1 + 1e-4)
+    gen[200:240] = real[idx] + direction * (radius * scale)[:, None]
+    return gen, real
+
+
+def lattice_features(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(generated 700 × 8, real 900 × 8) on the integer grid {0, 1, 2}^8 (the generated first coordinate also takes
+    3): every distance is the square root of a small integer, computed exactly whatever the argument order or
+    block, so ties — between neighbours and on ball boundaries — are everywhere and exact."""
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randint(0, 3, (900, 8), generator=g).float()
+    gen = torch.randint(0, 3, (700, 8), generator=g).float()
+    gen[:, 0] = torch.randint(0, 4, (700,), generator=g).float()
+    return gen, real
+
+
+TIE_SETS = {"duplicates_and_near_ties": features_with_duplicates_and_near_ties, "lattice": lattice_features}
+
+
+@pytest.mark.parametrize("name", TIE_SETS)
+def test_knn_radii_are_torch_fidelitys_kthvalue_with_duplicated_and_tied_rows(name):
+    for x in TIE_SETS[name](0):
+        full = torch.cdist(x, x)  # torch-fidelity's real×real (or generated×generated) distances, one batch
+        for block in (128, 4096):
+            radii = knn_radii(x, [3, 5], block=block)
+            for k in (3, 5):
+                assert torch.equal(radii[k], full.kthvalue(k + 1).values), (block, k)
+
+
+@pytest.mark.parametrize("name", TIE_SETS)
+def test_prdc_precision_and_recall_equal_torch_fidelitys_with_duplicates_and_ties(name):
+    gen, real = TIE_SETS[name](0)
+    ref = prc_features_to_metric(gen, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
+    cached = knn_radii(real, [3, 5])
+    runs = [prdc(gen, real, 3, 5), prdc(gen, real, 3, 5, block=128), prdc(gen, real, 3, 5, cached, block=128),
+            prdc(gen, real, 3, 5, {5: cached[5]}, block=256),  # a cache without the precision/recall radii
+            {**precision_recall(gen, real, 3), "density": None, "coverage": None}]
+    for out in runs:
+        assert out["precision"] == ref["precision"] and out["recall"] == ref["recall"]
+    assert runs[1] == runs[2] == runs[3] == runs[0]  # blocks and cached radii change nothing
+    assert 0.3 < ref["precision"] < 0.97 and 0.7 < ref["recall"] < 1.0
+    # the data does test `<=`: generated samples lie exactly on real ball boundaries, and strict balls would give
+    # a different precision
+    d = torch.cdist(gen, real)
+    assert (d == cached[3]).any()
+    assert (d < cached[3]).any(1).float().mean().item() < ref["precision"]
+
+
+@pytest.mark.parametrize("name", TIE_SETS)
+def test_prdc_density_and_coverage_equal_manifold_metrics(name):
+    gen, real = TIE_SETS[name](1)
+    ref = manifold_metrics(gen, real, 5)
+    assert 0.05 < ref["coverage"] < 0.95
+    for out in (prdc(gen, real, 3, 5), prdc(gen, real, 3, 5, block=100),
+                prdc(gen, real, 3, 5, knn_radii(real, [3, 5]), block=100)):
+        assert out["density"] == ref["density"] and out["coverage"] == ref["coverage"]
+    gauss_gen = gaussian(2500, np.full(8, 0.3), np.eye(8), 1).float()
+    gauss_real = gaussian(3000, np.zeros(8), np.eye(8), 2).float()
+    ref = manifold_metrics(gauss_gen, gauss_real, 5)
+    for out in (prdc(gauss_gen, gauss_real, 3, 5), prdc(gauss_gen, gauss_real, 3, 5, block=512)):
+        assert out["density"] == ref["density"] and out["coverage"] == ref["coverage"]
+
+
+def test_real_caches_hold_both_radii_and_a_real_file_without_precision_recall_radii_still_works():
+    gen_prc, real_prc = features_with_duplicates_and_near_ties(2)
+    logits = torch.randn(1600, 10, generator=torch.Generator().manual_seed(3))
+    gen = {"fid": gen_prc, "isc": logits[:700], "prc": gen_prc}
+    real = {"fid": real_prc, "isc": logits[700:], "prc": real_prc}
+    opts = {**OPTIONS, "kid_subsets": 10, "kid_subset_size": 200}
+    caches = real_caches(real, opts)
+    k, k_dc = opts["prc_neighborhood"], opts["dc_neighborhood"]
+    assert set(caches["prc_radii"]) == {k} and set(caches["dc_radii"]) == {k_dc}
+    full = torch.cdist(real_prc, real_prc)
+    assert torch.equal(caches["prc_radii"][k], full.kthvalue(k + 1).values)
+    assert torch.equal(caches["dc_radii"][k_dc], full.kthvalue(k_dc + 1).values)
+    new = fidelity_metrics(gen, {**real, **caches}, opts)
+    old_file = fidelity_metrics(gen, {**real, "fid_stats": caches["fid_stats"], "dc_radii": caches["dc_radii"]}, opts)
+    uncached = fidelity_metrics(gen, real, opts)
+    assert new == old_file == uncached
+    ref = prc_features_to_metric(gen_prc, real_prc, prc_neighborhood=k, save_cpu_ram=True, verbose=False)
+    assert new["precision"] == ref["precision"] and new["recall"] == ref["recall"]
+    assert {key: new[key] for key in ("density", "coverage")} == manifold_metrics(gen_prc, real_prc, k_dc)
 
 
 # ------------------------------------------------------------------------------------- density / coverage

@@ -30,7 +30,6 @@ from typing import Any, Iterable
 import torch
 
 from ganbench.errors import ConfigError
-from ganbench.metrics.torch_fidelity_extractors import TorchFidelityNet
 
 CLASSIFIER = "ganbench-classifier"
 PRC_EXTRACTOR = "vgg16"
@@ -92,7 +91,10 @@ class Extractor:
         self.device = device
         self.outputs = tuple(self.spec.layers)
         self.layers = list(dict.fromkeys(self.spec.layers[o] for o in self.outputs))
-        # every extractor, the domain classifier included, is created through torch-fidelity's registry
+        # every extractor, the domain classifier included, is created through torch-fidelity's registry (imported
+        # here: a job on 2-D points never needs torch-fidelity, whose import costs about a second)
+        from ganbench.metrics.torch_fidelity_extractors import TorchFidelityNet
+
         self.net = TorchFidelityNet(name, self.layers, weights_path, device)
 
     @torch.no_grad()

@@ -1,16 +1,21 @@
-"""FID, KID, IS and precision/recall by torch-fidelity's own metric functions; density/coverage beside them.
+"""FID, KID and IS by torch-fidelity's own metric functions; precision/recall equal to torch-fidelity's, computed
+together with density/coverage.
 
 Features of the real split are extracted once per dataset (the ``real_features`` rule) and reused by every run,
 together with what depends on the real side only (``real_caches``: the FID statistics and the real k-NN radii of
-density/coverage); only the generated side is extracted and compared per run. The numbers are exactly what
-``torch_fidelity.calculate_metrics`` reports for the same features:
+precision/recall and of density/coverage); only the generated side is extracted and compared per run. The numbers
+are what ``torch_fidelity.calculate_metrics`` reports for the same features:
 
 - FID: ``metric_fid.fid_features_to_statistics`` / ``fid_statistics_to_metric`` (statistics in float64);
 - KID: ``metric_kid.kid_features_to_metric`` (unbiased MMD², cubic polynomial kernel, random subsets);
 - IS: ``metric_isc.isc_features_to_metric`` (10 shuffled splits);
-- precision/recall: ``metric_prc.prc_features_to_metric`` (Kynkäänniemi et al. 2019, k = ``prc_neighborhood``);
+- precision/recall (Kynkäänniemi et al. 2019, k = ``prc_neighborhood``): the values of
+  ``metric_prc.prc_features_to_metric``, computed by ``ganbench.metrics.manifold.prdc`` from the cached real radii
+  and one generated×real distance pass shared with density/coverage, instead of torch-fidelity's recomputation of
+  the real×real distances and two generated×real passes per run; tests check that the two are equal
+  (``tests/test_metrics.py``; see ``manifold`` for the one caveat, pairs within a float32 ulp of a radius);
 - density/coverage (Naeem et al. 2020, k = ``dc_neighborhood``), which torch-fidelity does not provide:
-  ``ganbench.metrics.manifold``, on the same features as precision/recall.
+  ``ganbench.metrics.manifold.prdc``, on the same features and in the same pass as precision/recall.
 """
 
 from __future__ import annotations
@@ -19,12 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
 
-from ganbench.metrics.manifold import knn_radii, manifold_metrics
+from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.modes import histogram_coverage
 
 FIDELITY_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage")
@@ -33,6 +34,9 @@ FIDELITY_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recal
 def fid_statistics(features: torch.Tensor) -> dict[str, torch.Tensor]:
     """torch-fidelity's FID statistics (mean, covariance) in float64, as tensors so they can be cached with
     ``torch.save`` and loaded with ``weights_only=True``."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics  # (torch-fidelity is imported where used:
+    # its import costs about a second, which an evaluate job on 2-D points need not pay)
+
     stats = fid_features_to_statistics(features.double().cpu())
     return {k: torch.from_numpy(np.asarray(v)) for k, v in stats.items()}
 
@@ -41,12 +45,16 @@ def fid_from_features(gen: torch.Tensor, real: torch.Tensor,
                       real_stats: dict[str, torch.Tensor] | None = None) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (``real_stats``: cached statistics of
     ``real``)."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
     stats = [{k: v.numpy() for k, v in s.items()} for s in (fid_statistics(gen), real_stats or fid_statistics(real))]
     return float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)["frechet_inception_distance"])
 
 
 def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) -> dict[str, float]:
     """{"is", "is_std"}: mean and std over ``splits`` shuffled chunks of exp E_x KL(p(y|x) ‖ p(y))."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
     out = isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=seed)
     return {"is": float(out["inception_score_mean"]), "is_std": float(out["inception_score_std"])}
 
@@ -54,16 +62,19 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
 def kid(gen: torch.Tensor, real: torch.Tensor, options: dict[str, Any]) -> dict[str, float]:
     """{"kid", "kid_std"}: torch-fidelity's KID over ``kid_subsets`` random subsets of ``kid_subset_size``
     (capped at the smaller sample count)."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
     subset = min(int(options["kid_subset_size"]), len(gen), len(real))
     out = kid_features_to_metric(gen.cpu(), real.cpu(), kid_subsets=int(options["kid_subsets"]),
                                  kid_subset_size=subset, rng_seed=int(options["seed"]), verbose=False)
     return {"kid": float(out["kernel_inception_distance_mean"]), "kid_std": float(out["kernel_inception_distance_std"])}
 
 
-def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int) -> dict[str, float]:
-    out = prc_features_to_metric(gen.float().cpu(), real.float().cpu(), prc_neighborhood=k, save_cpu_ram=True,
-                                 verbose=False)
-    return {"precision": float(out["precision"]), "recall": float(out["recall"])}
+def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int,
+                     real_radii: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
+    """{"precision", "recall"} with k-NN balls: torch-fidelity's ``prc_features_to_metric`` values (``prdc``)."""
+    out = prdc(gen, real, k, k, real_radii)
+    return {"precision": out["precision"], "recall": out["recall"]}
 
 
 def neighbourhoods(options: dict[str, Any]) -> tuple[int, int]:
@@ -72,10 +83,18 @@ def neighbourhoods(options: dict[str, Any]) -> tuple[int, int]:
 
 
 def real_caches(real: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, Any]:
-    """What every run's comparison with ``real`` can reuse: the FID statistics and the real k-NN radii of
-    density/coverage."""
-    return {"fid_stats": fid_statistics(real["fid"]),
-            "dc_radii": knn_radii(real["prc"], [neighbourhoods(options)[1]])}
+    """What every run's comparison with ``real`` can reuse: the FID statistics and the real k-NN radii (k → radii)
+    of precision/recall (``prc_radii``) and of density/coverage (``dc_radii``), from one real×real pass."""
+    prc_k, dc_k = neighbourhoods(options)
+    radii = knn_radii(real["prc"], [prc_k, dc_k])
+    return {"fid_stats": fid_statistics(real["fid"]), "prc_radii": {prc_k: radii[prc_k]},
+            "dc_radii": {dc_k: radii[dc_k]}}
+
+
+def cached_radii(real: dict[str, Any]) -> dict[int, torch.Tensor]:
+    """The real k-NN radii that ``real`` holds, k → radii (a real.pt from before ``prc_radii`` holds only
+    ``dc_radii``: ``prdc`` computes the rest)."""
+    return {**real.get("dc_radii", {}), **real.get("prc_radii", {})}
 
 
 def fidelity_metrics(gen: dict[str, torch.Tensor], real: dict[str, Any], options: dict[str, Any]
@@ -87,8 +106,7 @@ def fidelity_metrics(gen: dict[str, torch.Tensor], real: dict[str, Any], options
         "fid": fid_from_features(gen["fid"], real["fid"], real.get("fid_stats")),
         **kid(gen["fid"], real["fid"], options),
         **inception_score(gen["isc"], seed=int(options["seed"])),
-        **precision_recall(gen["prc"], real["prc"], prc_k),
-        **manifold_metrics(gen["prc"], real["prc"], dc_k, real.get("dc_radii")),
+        **prdc(gen["prc"], real["prc"], prc_k, dc_k, cached_radii(real)),
     }
 
 
