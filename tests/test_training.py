@@ -138,3 +138,53 @@ def test_checkpoint_that_would_run_code_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="refused"):
         checkpoint.load_latest(folder)
     assert not Path("/tmp/ganbench-pwned").exists()
+
+
+# ------------------------------------------------------------------ runtime switches (issue: GPUs), on the CPU
+def test_amp_runs_the_training_step_in_bfloat16(ring8_npz, tmp_path):
+    """runtime.amp: the step runs under bf16 autocast (D's linear layers compute in bfloat16); losses stay finite and
+    the weights stay float32."""
+    from ganbench.data import load_prepared
+    from ganbench.train.run import build_gan
+    from ganbench.train.trainer import Trainer
+
+    data = load_prepared(ring8_npz)
+    dtypes: dict[bool, set[torch.dtype]] = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        gan = build_gan(SETTINGS, data, torch.device("cpu"))
+        seen: set[torch.dtype] = set()
+        first = next(m for m in gan.D.modules() if isinstance(m, torch.nn.Linear))
+        first.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+        trainer = Trainer(gan, torch.from_numpy(data.x_train), tmp_path / f"amp{amp}", steps=30, log_every=10,
+                          checkpoint_every=10**9, amp=amp)
+        result = trainer.fit()
+        assert result["status"] == "ok", result["message"]
+        assert all(p.dtype == torch.float32 for p in gan.G.parameters())
+        dtypes[amp] = seen
+    assert dtypes == {False: {torch.float32}, True: {torch.bfloat16}}
+
+
+def test_compile_trains_and_keeps_checkpoints_interchangeable(ring8_npz, tmp_path):
+    """runtime.compile: torch.compile'd G and D (inductor, CPU C++ backend here) train to nearly the same losses as
+    eager mode, and their weights/checkpoints have the eager keys, so either mode resumes or evaluates the other's."""
+    settings = {**SETTINGS, "steps": 40, "checkpoint_every": 20}
+    eager = train_run(settings, ring8_npz, tmp_path / "eager", 0, {"compile": False}, threads=1)
+    compiled = train_run(settings, ring8_npz, tmp_path / "compiled", 0, {"compile": True}, threads=1)
+    assert eager["status"] == compiled["status"] == "ok"
+    assert weights(tmp_path / "eager").keys() == weights(tmp_path / "compiled").keys()
+    le, lc = pd.read_csv(tmp_path / "eager/log.csv"), pd.read_csv(tmp_path / "compiled/log.csv")
+    assert (le["loss_d"] - lc["loss_d"]).abs().max() < 1e-3 and (le["loss_g"] - lc["loss_g"]).abs().max() < 1e-3
+    # a compiled run resumes from an eager run's checkpoint: same state_dict keys
+    resumed = train_run({**settings, "steps": 60}, ring8_npz, tmp_path / "eager", 0, {"compile": True}, threads=1)
+    assert resumed["status"] == "ok" and resumed["resumed_from"] == 40
+
+
+def test_deterministic_switch_gives_identical_runs(ring8_npz, tmp_path):
+    try:
+        for name in ("a", "b"):
+            train_run(SETTINGS, ring8_npz, tmp_path / name, 5, {"deterministic": True}, threads=1)
+            assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)  # a process-wide switch: leave the other tests as they were
+    assert_same_weights(tmp_path / "a", tmp_path / "b")

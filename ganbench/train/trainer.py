@@ -53,7 +53,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.snapshot_steps = sorted({max(1, round(steps * (i + 1) / snapshots)) for i in range(snapshots)})
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.amp = amp  # bf16 autocast of the training step (CUDA)
+        self.amp = amp  # bf16 autocast of the training step (on any device; it pays off on GPUs)
         self.rows: list[dict[str, float]] = []
         self.elapsed = 0.0  # seconds spent in training steps, summed over resumed segments
         self.cpu_elapsed = 0.0  # the same steps' CPU seconds (all threads of this process)
