@@ -454,6 +454,6 @@ def test_time_breakdown_counts_every_jobs_cpu_seconds(tmp_path):
     row = timing["rows"][0]
     # training steps 10 + 20; rest of the training jobs 3 + 3; evaluation 2 × (1 own + 4 / 2 of the job's setup)
     assert (row["train"], row["other"], row["eval"]) == (30.0, 6.0, 6.0)
-    assert row["share"] == pytest.approx(100 * 30 / 42)
+    assert row["share"] == pytest.approx(100 * 30 / 42) and row["eval_ratio"] == pytest.approx(100 * 6 / 30)
     assert timing["shared"][0]["total"] == 14.0  # prepare 2 + classifier 7 + features 5
     assert timing["total"]["total"] == 56.0 and timing["total"]["share"] == pytest.approx(100 * 30 / 56)

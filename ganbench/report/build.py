@@ -217,7 +217,8 @@ def _run_costs(frame: pd.DataFrame) -> dict[str, Any]:
 def _share(row: dict[str, Any], shared: float = 0.0) -> dict[str, Any]:
     total = row["train"] + row["other"] + row["eval"] + shared
     return {**row, "shared": shared, "total": total,
-            "share": 100.0 * row["train"] / total if total > 0 else math.nan}
+            "share": 100.0 * row["train"] / total if total > 0 else math.nan,
+            "eval_ratio": 100.0 * row["eval"] / row["train"] if row["train"] > 0 else math.nan}
 
 
 def _shared_costs(results: Path, datasets: list[str]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ can afford, the Mann–Whitney U test cannot reach p < 0.05 below 4 seeds per gr
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,4 +57,7 @@ def welch_p(a, b) -> float | None:
         return None
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # both constant: t is undefined, the answer is not
         return 1.0 if np.mean(a) == np.mean(b) else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # one constant group (e.g. every seed found 8 modes): its variance is exactly 0,
+        # which scipy computes right but warns about ("precision loss ... nearly identical")
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
