@@ -58,6 +58,23 @@ def test_every_run_has_finite_metrics_and_the_report_exists(tiny_run):
     assert classifier["test_accuracy"] > 0.5
 
 
+def test_one_evaluate_job_per_dataset_and_variant_writes_each_seeds_metrics(tiny_run):
+    """Each (dataset, variant) was evaluated by one process covering its seeds; every metrics.json is its own run's
+    (seed and train.json of its folder) and carries the job's recorded CPU cost."""
+    config = Config.load(REPO / "tests/configs/tiny.yaml")
+    for run in config.runs():
+        folder = tiny_run / "results/runs" / run.path
+        metrics = json.loads((folder / "metrics.json").read_text())
+        train = json.loads((folder / "train.json").read_text())
+        assert (metrics["dataset"], metrics["variant"], metrics["seed"]) == (run.dataset, run.variant, run.seed)
+        assert metrics["steps"] == train["steps"] and metrics["train_seconds"] == train["train_seconds"]
+        assert metrics["eval_job_runs"] == len(config.seeds)
+        assert 0 <= metrics["eval_cpu_seconds"] < metrics["eval_job_cpu_seconds"]
+        assert 0 < train["train_cpu_seconds"] < train["job_cpu_seconds"]
+    logs = sorted((tiny_run / "results/logs/evaluate").rglob("*.log"))
+    assert len(logs) * len(config.seeds) == len(list(config.runs()))
+
+
 def test_second_run_has_nothing_to_do(tiny_run):
     proc = subprocess.run(
         snakemake_cmd("--directory", str(tiny_run), "--configfile", str(REPO / "tests/configs/tiny.yaml"), "-n"),
