@@ -98,3 +98,18 @@ def test_snakemake_schema_rejects_unknown_key(tmp_path):
                           capture_output=True, text=True, env=env_with_venv(), timeout=300)
     assert proc.returncode != 0
     assert "learning_rate" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--out", "a.json"], "2 --run-dir but 1 --out"),
+    (["--out", "a.json", "b.json", "--seed", "0"], "2 --run-dir but 1 --seed"),
+])
+def test_evaluate_command_names_mismatched_run_lists(tmp_path, capsys, monkeypatch, extra, message):
+    """One evaluate job covers several runs; lists of different lengths are refused before anything is written."""
+    from ganbench.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the relative --out paths would land here
+    code = main(["evaluate", "--config", str(REPO / "tests/configs/tiny.yaml"), "--run-dir", "r0", "r1",
+                 "--data", "d.npz", *extra])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
