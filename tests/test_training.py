@@ -169,8 +169,12 @@ def test_compile_trains_and_keeps_checkpoints_interchangeable(ring8_npz, tmp_pat
     """runtime.compile: torch.compile'd G and D (inductor, CPU C++ backend here) train to nearly the same losses as
     eager mode, and their weights/checkpoints have the eager keys, so either mode resumes or evaluates the other's."""
     settings = {**SETTINGS, "steps": 40, "checkpoint_every": 20}
+    from torch._dynamo.utils import counters
+
     eager = train_run(settings, ring8_npz, tmp_path / "eager", 0, {"compile": False}, threads=1)
+    counters.clear()
     compiled = train_run(settings, ring8_npz, tmp_path / "compiled", 0, {"compile": True}, threads=1)
+    assert counters["stats"]["unique_graphs"] > 0, "runtime.compile did not compile anything"
     assert eager["status"] == compiled["status"] == "ok"
     assert weights(tmp_path / "eager").keys() == weights(tmp_path / "compiled").keys()
     le, lc = pd.read_csv(tmp_path / "eager/log.csv"), pd.read_csv(tmp_path / "compiled/log.csv")
