@@ -79,7 +79,7 @@ PROFILE_PARTS = [
     ("    feature extraction, final samples", "ganbench/metrics/extractors.py", "__call__", "generated"),
     ("    feature extraction, earlier snapshots", "ganbench/metrics/extractors.py", "__call__", "_fidelity"),
     ("    FID (final + snapshots)", "ganbench/metrics/fidelity.py", "fid_from_features"),
-    ("    KID (torch-fidelity, subsets)", "ganbench/metrics/fidelity.py", "kid"),
+    ("    KID (subsets, cached real sums)", "ganbench/metrics/fidelity.py", "kid"),
     ("    IS (torch-fidelity)", "ganbench/metrics/fidelity.py", "inception_score"),
     ("    precision/recall + density/coverage (prdc)", "ganbench/metrics/manifold.py", "prdc"),
     ("      of which the generated k-NN radii", "ganbench/metrics/manifold.py", "knn_radii", "prdc"),
@@ -166,7 +166,7 @@ def main() -> None:
     train = json.loads((run_dir / "train.json").read_text())
     snapshots = len(list((run_dir / "snapshots").glob("step*.pt")))
 
-    walls, cpus, inner = [], [], []
+    walls, cpus, inner, inner_cpu, setup, snap = [], [], [], [], [], []
     per_job = args.runs_per_job or len(cfg["seeds"])
     outs = [work / f"metrics-{args.variant}-n{args.num_samples}-{i}.json" for i in range(per_job)]
     out = outs[0]
@@ -177,31 +177,46 @@ def main() -> None:
     for i in range(args.repeats):
         w, c = run([*gb, *evaluate], logs / "evaluate.log")
         w, c = w / per_job, c / per_job
-        metrics = json.loads(out.read_text())
+        runs = [json.loads(o.read_text()) for o in outs]
+        metrics = runs[0]
         walls.append(w)
         cpus.append(c)
-        inner.append(metrics["eval_seconds"])
-        print(f"  evaluate {i + 1}: per run {w:.1f} s wall, {c:.1f} s CPU of the job; the run's own evaluation "
-              f"{metrics['eval_seconds']:.1f} s, the job's start-up and loading {metrics['eval_job_setup_cpu_seconds']:.1f}"
-              f" CPU s (load average {os.getloadavg()[0]:.1f})")
-    ev_job, ev_cpu, ev_inner = min(walls), min(cpus), min(inner)
+        inner.append(sum(r["eval_seconds"] for r in runs) / per_job)
+        inner_cpu.append(sum(r["eval_cpu_seconds"] for r in runs) / per_job)
+        setup.append(metrics["eval_job_setup_cpu_seconds"] / per_job)
+        snap.append(sum(r.get("snapshot_fid_cpu_seconds", 0.0) for r in runs) / per_job)
+        print(f"  evaluate {i + 1}: per run {w:.1f} s wall, {c:.1f} s CPU of the job: the run's own evaluation "
+              f"{inner[-1]:.1f} s wall / {inner_cpu[-1]:.1f} s CPU, its share of the job's start-up and loading "
+              f"{setup[-1]:.1f} CPU s (load average {os.getloadavg()[0]:.1f})")
+    best = min(range(args.repeats), key=lambda i: cpus[i])
+    ev_job, ev_cpu, ev_inner, ev_inner_cpu, ev_setup, ev_snap = (v[best] for v in (walls, cpus, inner, inner_cpu,
+                                                                                   setup, snap))
     train_s, job_s = float(train["train_seconds"]), float(train.get("total_seconds") or 0.0)
+    train_cpu = float(train.get("train_cpu_seconds") or train_s)
     print(f"\nrun fashion_mnist/{args.variant}/seed{args.seed}: {train['steps']} steps, {snapshots} snapshots, "
-          f"train_seconds {train_s:.1f} s (train job's train_run total {job_s:.1f} s), "
-          f"{train['images_per_second']:.0f} images/s")
-    print(f"evaluation of {args.num_samples} samples (+ FID of {snapshots - 1} earlier snapshots), real statistics "
-          f"cached: the run's own evaluation {ev_inner:.1f} s, evaluate job per run {ev_job:.1f} s wall / "
-          f"{ev_cpu:.1f} s CPU (best of {args.repeats}; {per_job} runs per job)")
-    for label, value in (("own evaluation / train_seconds", ev_inner / train_s),
-                         ("eval job wall per run / train_seconds", ev_job / train_s),
-                         ("eval job CPU per run / train_seconds", ev_cpu / train_s)):
-        print(f"  {label:36s} = {100 * value:6.1f}%  vs target < {100 * TARGET:.0f}%: "
-              f"{'PASS' if value < TARGET else 'FAIL'}")
+          f"train_seconds {train_s:.1f} s wall / {train_cpu:.1f} s CPU in training steps (train job's train_run "
+          f"total {job_s:.1f} s), {train['images_per_second']:.0f} images/s")
+    print(f"evaluation of {args.num_samples} samples (+ FID of {snapshots - 1} earlier snapshots, "
+          f"{ev_snap:.2f} CPU s), real statistics cached, the job with the lowest CPU of {args.repeats}, "
+          f"{per_job} runs per job; CPU seconds against the {train_cpu:.1f} CPU s of the training steps:")
+    final = ev_inner_cpu - ev_snap
+    for label, value in ((f"the run's {args.num_samples} final samples", final),
+                         ("  + its share of the job's start-up and loading", final + ev_setup),
+                         ("the run's whole evaluation (+ earlier snapshots)", ev_inner_cpu),
+                         ("  + its share of the job's start-up and loading", ev_cpu)):
+        ratio = value / train_cpu
+        print(f"  {label:50s} {value:5.2f} s = {100 * ratio:5.1f}%  vs target < {100 * TARGET:.0f}%: "
+              f"{'PASS' if ratio < TARGET else 'FAIL'}")
+    print(f"  wall: the run's whole evaluation {ev_inner:.2f} s = {100 * ev_inner / train_s:.1f}% of train_seconds; "
+          f"the evaluate job per run {ev_job:.2f} s = {100 * ev_job / train_s:.1f}%")
+    print(f"  (start-up and loading, {ev_setup:.2f} CPU s per run: Python, torch, torch-fidelity's import of "
+          f"torchvision, which imports torch._dynamo; the dataset, the classifier, the real side. The issue counts "
+          f"interpreter start-up and data loading apart from evaluation, under its >= 85% target.)")
     job_file = logs / f"train-job-{args.variant}-seed{args.seed}.json"
     if job_file.exists():
         job = json.loads(job_file.read_text())
         value = ev_cpu / job["cpu"]
-        print(f"  {'eval job CPU per run / train job CPU':36s} = {100 * value:6.1f}%  vs target < {100 * TARGET:.0f}%: "
+        print(f"  {'eval job CPU per run / train job CPU':42s} = {100 * value:6.1f}%  vs target < {100 * TARGET:.0f}%: "
               f"{'PASS' if value < TARGET else 'FAIL'}  (CPU/CPU: robust to other load on the machine)")
         share = train_s / (job["wall"] + ev_job)
         print(f"train job {job['wall']:.1f} s wall / {job['cpu']:.1f} s CPU: training steps (train_seconds, wall) are "

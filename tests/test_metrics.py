@@ -28,8 +28,8 @@ from ganbench.data.mixtures import Ring8
 from ganbench.data.mnist import stacked_label
 from ganbench.errors import ConfigError
 from ganbench.io import read_json
-from ganbench.metrics.classifier import (classifier_data, joint_log_probs, load_classifier, save_classifier,
-                                         stacked_digits, train_classifier)
+from ganbench.metrics.classifier import (MaxPool2x2, classifier_data, joint_log_probs, load_classifier,
+                                         save_classifier, stacked_digits, train_classifier)
 from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
 from ganbench.metrics.critic import critic_estimate
 from ganbench.metrics.evaluate import evaluate_run, real_features
@@ -104,6 +104,28 @@ def test_kid_is_unbiased_on_equal_distributions_and_positive_on_different_ones()
     assert abs(same["kid"]) < same["kid_std"]  # the biased V-statistic would be ≈ +0.014 here, several std
     shifted = kid(x + 0.3, y, opts)
     assert shifted["kid"] > 10 * shifted["kid_std"]
+
+
+def test_kid_equals_torch_fidelitys_and_its_cached_real_sums_are_used_only_when_they_fit():
+    opts = {**OPTIONS, "kid_subsets": 40, "kid_subset_size": 300, "seed": 5}
+    gen = gaussian(1500, np.full(32, 0.1), 1.2 * np.eye(32), 1).float().relu()
+    real = gaussian(1200, np.zeros(32), np.eye(32), 2).float().relu()
+    ref = kid_features_to_metric(gen, real, kid_subsets=40, kid_subset_size=300, rng_seed=5, verbose=False)
+    caches = real_caches({"fid": real, "prc": real}, {**opts, "num_samples": len(gen)})
+    cached = kid(gen, real, opts, caches["kid_real"])
+    uncached = kid(gen, real, opts)
+    # float32 kernels in both; the sums of ≈ 10⁵ kernel values ≈ 1 differ by rounding only
+    assert cached["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=2e-5, abs=1e-7)
+    assert cached["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=2e-5, abs=1e-7)
+    assert cached == uncached and cached["kid"] > 5 * cached["kid_std"] > 0
+    # a real side cached for another generated count holds other subsets: it must not be used
+    stale = real_caches({"fid": real, "prc": real}, {**opts, "num_samples": 1000})["kid_real"]
+    assert not torch.equal(stale["sums"], caches["kid_real"]["sums"])
+    assert kid(gen, real, opts, stale) == uncached
+    # subsets larger than a sample set are capped at its size, as torch-fidelity requires
+    small = kid(gen[:250], real, opts)
+    ref_small = kid_features_to_metric(gen[:250], real, kid_subsets=40, kid_subset_size=250, rng_seed=5, verbose=False)
+    assert small["kid"] == pytest.approx(ref_small["kernel_inception_distance_mean"], rel=2e-5, abs=1e-7)
 
 
 # ------------------------------------------------------------------------------------- precision / recall
@@ -312,6 +334,23 @@ def test_domain_classifier_reaches_the_accuracy_floor_on_fashion_mnist(classifie
     _, info = classifier
     assert info["test_accuracy"] >= EVALUATION_DEFAULTS["classifier"]["min_accuracy"]  # 0.8
     assert info["steps"] == round(60_000 / 128)  # one epoch of the full train split
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 28, 28), (2, 4, 7, 9)])
+def test_inference_pooling_is_max_pool2d_and_training_keeps_its_gradient(shape):
+    x = torch.randn(shape)
+    x[0, 0, :4, :4] = 0.25  # a tied window
+    pool = MaxPool2x2()
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xl = x.contiguous(memory_format=layout)
+        with torch.no_grad():
+            assert torch.equal(pool(xl), torch.nn.functional.max_pool2d(xl, 2))
+    x.requires_grad_(True)
+    pool(x).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    torch.nn.functional.max_pool2d(x, 2).sum().backward()
+    assert torch.equal(ours, x.grad) and ours[0, 0, :2, :2].sum() == 1  # one element of the tied window
 
 
 def test_stacked_images_are_classified_per_channel(fashion, classifier):

@@ -70,6 +70,8 @@ def test_one_evaluate_job_per_dataset_and_variant_writes_each_seeds_metrics(tiny
         assert metrics["steps"] == train["steps"] and metrics["train_seconds"] == train["train_seconds"]
         assert metrics["eval_job_runs"] == len(config.seeds)
         assert 0 <= metrics["eval_cpu_seconds"] < metrics["eval_job_cpu_seconds"]
+        if len(metrics.get("fid_curve", [])) > 1:  # FID of earlier snapshots: part of the run's evaluation cost
+            assert 0 < metrics["snapshot_fid_cpu_seconds"] < metrics["eval_cpu_seconds"]
         assert 0 < train["train_cpu_seconds"] < train["job_cpu_seconds"]
     logs = sorted((tiny_run / "results/logs/evaluate").rglob("*.log"))
     assert len(logs) * len(config.seeds) == len(list(config.runs()))

@@ -31,7 +31,20 @@ from ganbench.io import torch_save
 FEATURE_DIM = 128
 DEFAULT_WIDTH = 16  # evaluation.classifier.width
 LEGACY_WIDTH = 32  # weights saved before the width was a setting
-INFERENCE_CHUNK = 256  # images per forward pass at inference: activations stay in cache (≈3× faster than 500)
+INFERENCE_CHUNK = 128  # images per forward pass at inference: activations stay in cache (128: ≈ 15 % faster than 256)
+
+
+class MaxPool2x2(nn.Module):
+    """``nn.MaxPool2d(2)``; without autograd computed as two elementwise maxima of strided views (rows, then
+    columns), the same values ≈ 3× faster than ``max_pool2d``'s CPU kernel on channels-last tensors. Training keeps
+    ``max_pool2d``, whose gradient goes to one element of a tied window (``torch.maximum`` would split it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return nn.functional.max_pool2d(x, 2)
+        x = x[:, :, : x.shape[2] // 2 * 2, : x.shape[3] // 2 * 2]  # an odd last row/column is dropped, as there
+        x = torch.maximum(x[:, :, 0::2], x[:, :, 1::2])
+        return torch.maximum(x[:, :, :, 0::2], x[:, :, :, 1::2])
 
 
 class DomainClassifier(nn.Module):
@@ -49,8 +62,8 @@ class DomainClassifier(nn.Module):
         super().__init__()
         self.hparams = {"in_channels": in_channels, "size": size, "num_classes": num_classes, "width": width}
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(in_channels, width, 3, padding=1), MaxPool2x2(), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1), MaxPool2x2(), nn.ReLU(),
             nn.Flatten(), nn.Linear(2 * width * (size // 4) ** 2, FEATURE_DIM), nn.ReLU(),
         )
         self.head = nn.Linear(FEATURE_DIM, num_classes)

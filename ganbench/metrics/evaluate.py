@@ -1,7 +1,7 @@
 """Evaluation of one run and the per-dataset real-data side it is compared with.
 
 ``real_features`` (once per dataset): features of ``num_samples`` real images of the evaluation split, with what
-depends on them alone (the FID statistics, the real k-NN radii of precision/recall and density/coverage), and the memorization reference (domain
+depends on them alone (the FID statistics, the real k-NN radii of precision/recall and density/coverage, the real kernel sums of the KID subsets), and the memorization reference (domain
 classifier features of the whole train split, the nearest-training-neighbour median of held-out test images). The
 same call measures the real-vs-real floor of every metric, shown in the report as the "data" row: the other split
 against the evaluation split for FID/KID/IS/precision/recall/density/coverage/classes/stacked modes, a second
@@ -281,6 +281,7 @@ def _fidelity(ctx: RunContext) -> dict[str, Any]:
     out: dict[str, Any] = fidelity_metrics(ctx.generated, ctx.real, ctx.options)
     out.update({"extractor": ctx.pipeline.main_name, "prc_extractor": ctx.pipeline.roles[PRC][0]})
     curve = []
+    c0 = time.process_time()
     for snap in sorted((ctx.run_dir / "snapshots").glob("step*.pt")):
         step = int(snap.stem[4:])
         if step >= int(ctx.train["steps"]):  # the final weights: already measured
@@ -290,6 +291,7 @@ def _fidelity(ctx: RunContext) -> dict[str, Any]:
         feats = ctx.pipeline(ctx.samples(model, ctx.n), roles=[FID])[FID]
         curve.append({"step": step, "fid": fid_from_features(feats, ctx.real[FID], ctx.real.get("fid_stats"))})
     out["fid_curve"] = curve
+    out["snapshot_fid_cpu_seconds"] = time.process_time() - c0  # of this run's eval_cpu_seconds: earlier snapshots
     out["fid_best"] = min([c["fid"] for c in curve] + [out["fid"]])
     return out
 

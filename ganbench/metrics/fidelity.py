@@ -1,5 +1,5 @@
-"""FID, KID and IS by torch-fidelity's own metric functions; precision/recall equal to torch-fidelity's, computed
-together with density/coverage.
+"""FID and IS by torch-fidelity's own metric functions; KID and precision/recall equal to torch-fidelity's, with
+their real-side parts cached, and density/coverage computed together with precision/recall.
 
 Features of the real split are extracted once per dataset (the ``real_features`` rule) and reused by every run,
 together with what depends on the real side only (``real_caches``: the FID statistics and the real k-NN radii of
@@ -7,7 +7,9 @@ precision/recall and of density/coverage); only the generated side is extracted 
 are what ``torch_fidelity.calculate_metrics`` reports for the same features:
 
 - FID: ``metric_fid.fid_features_to_statistics`` / ``fid_statistics_to_metric`` (statistics in float64);
-- KID: ``metric_kid.kid_features_to_metric`` (unbiased MMD², cubic polynomial kernel, random subsets);
+- KID: the values of ``metric_kid.kid_features_to_metric`` (unbiased MMD², cubic polynomial kernel, the same
+  random subsets), computed by ``ganbench.metrics.kid`` with the real×real kernel sum of every subset cached per
+  dataset (``kid_real``) and the per-run kernels evaluated more cheaply; equal to float32 rounding (tests);
 - IS: ``metric_isc.isc_features_to_metric`` (10 shuffled splits);
 - precision/recall (Kynkäänniemi et al. 2019, k = ``prc_neighborhood``): the values of
   ``metric_prc.prc_features_to_metric``, computed by ``ganbench.metrics.manifold.prdc`` from the cached real radii
@@ -25,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganbench.metrics.kid import kid as kid_metric
+from ganbench.metrics.kid import real_sums
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.modes import histogram_coverage
 
@@ -59,15 +63,18 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
     return {"is": float(out["inception_score_mean"]), "is_std": float(out["inception_score_std"])}
 
 
-def kid(gen: torch.Tensor, real: torch.Tensor, options: dict[str, Any]) -> dict[str, float]:
-    """{"kid", "kid_std"}: torch-fidelity's KID over ``kid_subsets`` random subsets of ``kid_subset_size``
-    (capped at the smaller sample count)."""
-    from torch_fidelity.metric_kid import kid_features_to_metric
+def kid_settings(n_gen: int, n_real: int, options: dict[str, Any]) -> dict[str, int]:
+    """The KID subsets for these sample counts: ``kid_subsets`` of ``kid_subset_size`` (capped at the smaller
+    count), drawn with the evaluation seed."""
+    return {"size": min(int(options["kid_subset_size"]), n_gen, n_real), "subsets": int(options["kid_subsets"]),
+            "seed": int(options["seed"])}
 
-    subset = min(int(options["kid_subset_size"]), len(gen), len(real))
-    out = kid_features_to_metric(gen.cpu(), real.cpu(), kid_subsets=int(options["kid_subsets"]),
-                                 kid_subset_size=subset, rng_seed=int(options["seed"]), verbose=False)
-    return {"kid": float(out["kernel_inception_distance_mean"]), "kid_std": float(out["kernel_inception_distance_std"])}
+
+def kid(gen: torch.Tensor, real: torch.Tensor, options: dict[str, Any],
+        cache: dict[str, Any] | None = None) -> dict[str, float]:
+    """{"kid", "kid_std"}: torch-fidelity's KID (``kid_features_to_metric``'s subsets and estimate; see
+    ``ganbench.metrics.kid``); ``cache``: the real side's ``kid_real`` (``real_caches``)."""
+    return kid_metric(gen, real, **kid_settings(len(gen), len(real), options), cache=cache)
 
 
 def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int,
@@ -83,12 +90,15 @@ def neighbourhoods(options: dict[str, Any]) -> tuple[int, int]:
 
 
 def real_caches(real: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, Any]:
-    """What every run's comparison with ``real`` can reuse: the FID statistics and the real k-NN radii (k → radii)
-    of precision/recall (``prc_radii``) and of density/coverage (``dc_radii``), from one real×real pass."""
+    """What every run's comparison with ``real`` can reuse: the FID statistics, the real k-NN radii (k → radii)
+    of precision/recall (``prc_radii``) and of density/coverage (``dc_radii``) from one real×real pass, and the
+    real kernel sums of the KID subsets of a run's ``num_samples`` (``kid_real``)."""
     prc_k, dc_k = neighbourhoods(options)
     radii = knn_radii(real["prc"], [prc_k, dc_k])
+    n_gen = int(options["num_samples"])  # what every run generates (its first num_samples are compared)
     return {"fid_stats": fid_statistics(real["fid"]), "prc_radii": {prc_k: radii[prc_k]},
-            "dc_radii": {dc_k: radii[dc_k]}}
+            "dc_radii": {dc_k: radii[dc_k]},
+            "kid_real": real_sums(real["fid"], n_gen, **kid_settings(n_gen, len(real["fid"]), options))}
 
 
 def cached_radii(real: dict[str, Any]) -> dict[int, torch.Tensor]:
@@ -104,7 +114,7 @@ def fidelity_metrics(gen: dict[str, torch.Tensor], real: dict[str, Any], options
     prc_k, dc_k = neighbourhoods(options)
     return {
         "fid": fid_from_features(gen["fid"], real["fid"], real.get("fid_stats")),
-        **kid(gen["fid"], real["fid"], options),
+        **kid(gen["fid"], real["fid"], options, real.get("kid_real")),
         **inception_score(gen["isc"], seed=int(options["seed"])),
         **prdc(gen["prc"], real["prc"], prc_k, dc_k, cached_radii(real)),
     }
