@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Training throughput: ganbench's Trainer (a) against a reference loop written like the PyTorch examples DCGAN (b).
 
-Both sides train the *same* networks (built from ganbench's architecture registry, so the layers are identical)
-with the same loss, optimizer and batch size on Fashion-MNIST:
+Both sides train the *same* networks (built from ganbench's architecture registry, so the layers and their initial
+weights are identical; the reference gets plain ``nn.ConvTranspose2d`` layers where ganbench's DCGAN uses its
+faster CPU path for the output layer, ``ganbench.models.conv_transpose``) with the same loss, optimizer and batch
+size on Fashion-MNIST:
 
   dcgan    DCGAN (width 32, as in config/config.yaml), non-saturating loss, Adam 2e-4 (0.5, 0.999), d_steps 1
   mlp      the vanilla MLP GAN (hidden 256, 2 layers), non-saturating loss, Adam 2e-4 (0.5, 0.999), d_steps 1
@@ -96,6 +98,21 @@ def build_networks(settings: dict) -> tuple[nn.Module, nn.Module]:
     family = ARCHITECTURES.get(arch["name"])(SHAPE, KIND, Z_DIM, NUM_CLASSES,
                                              {k: v for k, v in arch.items() if k != "name"}, "architecture")
     return family.generator(), family.discriminator()
+
+
+def with_torch_layers(net: nn.Module) -> nn.Module:
+    """``net`` with every ganbench layer that has a faster CPU path (``ganbench.models.conv_transpose``) replaced by
+    the plain ``torch.nn`` layer with the same weights, as the PyTorch example builds its networks."""
+    from ganbench.models.conv_transpose import ConvTranspose2d
+
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, ConvTranspose2d):
+                plain = nn.ConvTranspose2d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
+                                           child.padding, bias=child.bias is not None)
+                plain.load_state_dict(child.state_dict())
+                setattr(parent, name, plain)
+    return net
 
 
 def ensure_torchvision_root(root: Path) -> Path:
@@ -338,7 +355,7 @@ def worker_ganbench(args) -> dict:
 def worker_reference(args) -> dict:
     settings = settings_for(args.model, args.warmup + args.steps, args.dcgan_width)
     torch.manual_seed(args.seed)
-    netG, netD = build_networks(settings)
+    netG, netD = (with_torch_layers(net) for net in build_networks(settings))
     dataset = torchvision_dataset(ensure_torchvision_root(Path(args.tv_root)))
     ref = Reference(settings, netG, netD, loader_batches(dataset, args.ref_workers))
     for _ in range(args.warmup):
@@ -368,7 +385,7 @@ def worker_numerics(args) -> dict:
     data = load_prepared(args.npz)
     torch.manual_seed(args.seed)
     gan = GAN(settings, data.shape, data.kind, data.num_classes, torch.device("cpu"))
-    ref_G, ref_D = copy.deepcopy(gan.G), copy.deepcopy(gan.D)
+    ref_G, ref_D = (with_torch_layers(copy.deepcopy(net)) for net in (gan.G, gan.D))
     gen = torch.Generator().manual_seed(args.seed + 1)
     indices = [torch.randint(0, len(data.x_train), (BATCH,), generator=gen) for _ in range(n * d_steps)]
     # noise: one z per D step. ganbench's G step reuses the last D step's fake (GAN.d_step(keep_fake=True)), so it

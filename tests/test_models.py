@@ -207,3 +207,78 @@ def test_lucic2018_has_a_vae_row():
     config = Config.load(REPO / "config/lucic2018.yaml")
     assert config.label("vae") == "VAE"
     assert config.settings("vae")["architecture"] == {"name": "vae", "width": 64}
+
+
+# ------------------------------------------------------------------------------ fast transposed convolution
+@pytest.mark.parametrize("c_in, c_out, size, kernel, stride, padding, bias", [
+    (32, 1, 14, 4, 2, 1, True),   # DCGAN's 28×28 output layer
+    (16, 3, 16, 4, 2, 1, True),   # an RGB output layer
+    (8, 1, 5, 3, 2, 0, False),    # other kernel, stride, padding
+    (16, 32, 7, 4, 2, 1, False),  # a wide layer: nn.ConvTranspose2d's own kernel
+])
+def test_fast_conv_transpose_is_nn_conv_transpose2d(c_in, c_out, size, kernel, stride, padding, bias, monkeypatch):
+    from ganbench.models import conv_transpose
+    from ganbench.models.conv_transpose import ConvTranspose2d
+
+    torch.manual_seed(0)
+    ref = torch.nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=bias)
+    fast = ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=bias)
+    fast.load_state_dict(ref.state_dict())
+    assert isinstance(fast, torch.nn.ConvTranspose2d) and fast.state_dict().keys() == ref.state_dict().keys()
+    folds = []
+    real_fold = conv_transpose.F.fold
+    monkeypatch.setattr(conv_transpose.F, "fold", lambda *a, **k: folds.append(1) or real_fold(*a, **k))
+    x = torch.randn(6, c_in, size, size)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        with torch.no_grad():
+            xl = x.contiguous(memory_format=layout)
+            torch.testing.assert_close(fast(xl), ref(xl), rtol=1e-5, atol=1e-5)
+    assert len(folds) == (2 if c_out <= conv_transpose.FOLD_MAX_OUT_CHANNELS else 0)
+    # training: PyTorch's own kernel (its numerics), so outputs and gradients are those of nn.ConvTranspose2d
+    folds.clear()
+    xr = x.clone().requires_grad_(True)
+    out = fast(xr)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    grads = [xr.grad] + [p.grad for p in fast.parameters()]
+    xr.grad = None
+    out_ref = ref(xr)
+    (out_ref * torch.linspace(-1, 1, out_ref.numel()).view_as(out_ref)).sum().backward()
+    assert torch.equal(out, out_ref)
+    for ours, theirs in zip(grads, [xr.grad] + [p.grad for p in ref.parameters()]):
+        assert torch.equal(ours, theirs)
+    assert not folds
+
+
+def test_dcgan_generator_uses_the_fast_layer_and_keeps_spectral_norm_working():
+    from ganbench.models.conv_transpose import ConvTranspose2d
+    from ganbench.tricks.spectral_norm import apply_spectral_norm
+
+    g = family("dcgan", (1, 28, 28), "image").generator()
+    layers = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert layers and all(isinstance(m, ConvTranspose2d) for m in layers)
+    apply_spectral_norm(g)
+    last = layers[-1]
+    assert torch.nn.utils.parametrize.is_parametrized(last, "weight")
+    z = torch.randn(5, Z_DIM)
+    g.eval()
+    with torch.no_grad():
+        x = z
+        for m in g:
+            x = m(x) if m is not last else torch.nn.functional.conv_transpose2d(x, last.weight, last.bias, 2, 1)
+        torch.testing.assert_close(g(z), x, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_conv_transpose_reads_a_spectral_normalised_weight_once_per_forward():
+    from ganbench.models.conv_transpose import ConvTranspose2d
+    from ganbench.tricks.spectral_norm import apply_spectral_norm
+
+    torch.manual_seed(0)
+    fast, ref = ConvTranspose2d(8, 1, 4, 2, 1), torch.nn.ConvTranspose2d(8, 1, 4, 2, 1)
+    ref.load_state_dict(fast.state_dict())
+    for m in (fast, ref):
+        apply_spectral_norm(m)
+    ref.load_state_dict(fast.state_dict())  # the same power-iteration vectors
+    x = torch.randn(3, 8, 7, 7)
+    for _ in range(3):  # training mode: each forward runs one power iteration, in both
+        assert torch.equal(fast(x), ref(x))
+    assert torch.equal(fast.parametrizations.weight[0]._u, ref.parametrizations.weight[0]._u)
