@@ -34,9 +34,9 @@ from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
 from ganbench.metrics.critic import critic_estimate
 from ganbench.metrics.evaluate import evaluate_run, real_features
 from ganbench.metrics.extractors import CLASS_LOGITS, FID, PRC, Extractor, FeaturePipeline, check_options
-from ganbench.metrics.fidelity import (fid_from_features, fidelity_metrics, inception_score, kid, precision_recall,
+from ganbench.metrics.fidelity import (fid_from_features, fidelity_metrics, inception_score, kid,
                                       real_caches)
-from ganbench.metrics.manifold import knn_radii, manifold_metrics, prdc
+from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.memorization import memorization_ratio, nearest_distances
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.train.run import train_run
@@ -129,20 +129,28 @@ def test_kid_equals_torch_fidelitys_and_its_cached_real_sums_are_used_only_when_
 
 
 # ------------------------------------------------------------------------------------- precision / recall
+def density_coverage_reference(gen: torch.Tensor, real: torch.Tensor, k: int) -> dict[str, float]:
+    """Density and coverage straight from Naeem et al.'s definitions, on the full distance matrices (no blocks, no
+    cached radii): the oracle ``prdc`` is compared with."""
+    radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # the real row itself is the nearest
+    d = torch.cdist(gen, real)
+    return {"density": int(torch.count_nonzero(d < radii[None, :])) / (k * len(gen)),
+            "coverage": float((d.amin(0) < radii).float().mean())}
+
+
 def test_precision_and_recall_are_one_on_identical_sets_and_zero_on_disjoint_ones():
     x = gaussian(1000, np.zeros(8), np.eye(8), 0).float()
-    same = precision_recall(x, x.clone(), 3)
+    same = prdc(x, x.clone(), 3, 5)
     assert same["precision"] == 1.0 and same["recall"] == 1.0
-    far = precision_recall(x + 100.0, x, 3)
+    far = prdc(x + 100.0, x, 3, 5)
     assert far["precision"] == 0.0 and far["recall"] == 0.0
-    dc = manifold_metrics(x + 100.0, x, 5)
-    assert dc["density"] == 0.0 and dc["coverage"] == 0.0
+    assert far["density"] == 0.0 and far["coverage"] == 0.0
 
 
 def test_precision_recall_is_torch_fidelitys_and_non_trivial():
     gen = gaussian(1500, np.full(8, 0.4), 1.5 * np.eye(8), 1).float()
     real = gaussian(1200, np.zeros(8), np.eye(8), 2).float()
-    ours = precision_recall(gen, real, 3)
+    ours = prdc(gen, real, 3, 5)
     ref = prc_features_to_metric(gen, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
     assert 0.05 < ours["precision"] < 0.95 and 0.05 < ours["recall"] < 0.95  # a non-trivial case
     assert ours["precision"] == ref["precision"] and ours["recall"] == ref["recall"]
@@ -199,7 +207,7 @@ def test_prdc_precision_and_recall_equal_torch_fidelitys_with_duplicates_and_tie
     cached = knn_radii(real, [3, 5])
     runs = [prdc(gen, real, 3, 5), prdc(gen, real, 3, 5, block=128), prdc(gen, real, 3, 5, cached, block=128),
             prdc(gen, real, 3, 5, {5: cached[5]}, block=256),  # a cache without the precision/recall radii
-            {**precision_recall(gen, real, 3), "density": None, "coverage": None}]
+            {**prdc(gen, real, 3, 3), "density": None, "coverage": None}]  # one k for both
     for out in runs:
         assert out["precision"] == ref["precision"] and out["recall"] == ref["recall"]
     assert runs[1] == runs[2] == runs[3] == runs[0]  # blocks and cached radii change nothing
@@ -212,16 +220,16 @@ def test_prdc_precision_and_recall_equal_torch_fidelitys_with_duplicates_and_tie
 
 
 @pytest.mark.parametrize("name", TIE_SETS)
-def test_prdc_density_and_coverage_equal_manifold_metrics(name):
+def test_prdc_density_and_coverage_equal_the_definitions(name):
     gen, real = TIE_SETS[name](1)
-    ref = manifold_metrics(gen, real, 5)
+    ref = density_coverage_reference(gen, real, 5)
     assert 0.05 < ref["coverage"] < 0.95
     for out in (prdc(gen, real, 3, 5), prdc(gen, real, 3, 5, block=100),
                 prdc(gen, real, 3, 5, knn_radii(real, [3, 5]), block=100)):
         assert out["density"] == ref["density"] and out["coverage"] == ref["coverage"]
     gauss_gen = gaussian(2500, np.full(8, 0.3), np.eye(8), 1).float()
     gauss_real = gaussian(3000, np.zeros(8), np.eye(8), 2).float()
-    ref = manifold_metrics(gauss_gen, gauss_real, 5)
+    ref = density_coverage_reference(gauss_gen, gauss_real, 5)
     for out in (prdc(gauss_gen, gauss_real, 3, 5), prdc(gauss_gen, gauss_real, 3, 5, block=512)):
         assert out["density"] == ref["density"] and out["coverage"] == ref["coverage"]
 
@@ -244,27 +252,28 @@ def test_real_caches_hold_both_radii_and_a_real_file_without_precision_recall_ra
     assert new == old_file == uncached
     ref = prc_features_to_metric(gen_prc, real_prc, prc_neighborhood=k, save_cpu_ram=True, verbose=False)
     assert new["precision"] == ref["precision"] and new["recall"] == ref["recall"]
-    assert {key: new[key] for key in ("density", "coverage")} == manifold_metrics(gen_prc, real_prc, k_dc)
+    assert {key: new[key] for key in ("density", "coverage")} == density_coverage_reference(gen_prc, real_prc, k_dc)
 
 
 # ------------------------------------------------------------------------------------- density / coverage
 def test_density_and_coverage_on_a_constructed_grid():
     real = torch.arange(100, dtype=torch.float32)[:, None]  # 1-D grid 0…99: interior 5-NN radius is 3
     assert knn_radii(real, [5])[5][5:95].eq(3).all()
-    one = manifold_metrics(torch.tensor([[50.0]]), real, 5)
+    # (generated samples in fours: prdc also needs their own 3-NN radii, for recall)
+    one = prdc(torch.full((4, 1), 50.0), real, 3, 5)
     assert one["density"] == pytest.approx(5 / 5)  # inside the balls of 48…52 (strictly closer than 3)
     assert one["coverage"] == pytest.approx(5 / 100)
-    between = manifold_metrics(torch.tensor([[50.5]]), real, 5)
+    between = prdc(torch.full((4, 1), 50.5), real, 3, 5)
     assert between["density"] == pytest.approx(6 / 5)  # balls of 48…53: density can exceed 1
-    collapsed = manifold_metrics(torch.full((40, 1), 50.0), real, 5)  # mode collapse: every sample at 50
-    assert collapsed["density"] == pytest.approx(1.0) and precision_recall(torch.full((40, 1), 50.0), real, 3)["precision"] == 1.0
+    collapsed = prdc(torch.full((40, 1), 50.0), real, 3, 5)  # mode collapse: every sample at 50
+    assert collapsed["density"] == pytest.approx(1.0) and collapsed["precision"] == 1.0
     assert collapsed["coverage"] == pytest.approx(0.05)  # coverage sees the collapse
 
 
 def test_density_is_near_one_and_coverage_high_for_samples_of_the_same_distribution():
     real = gaussian(3000, np.zeros(4), np.eye(4), 0).float()
     gen = gaussian(3000, np.zeros(4), np.eye(4), 1).float()
-    out = manifold_metrics(gen, real, 5)
+    out = prdc(gen, real, 3, 5)
     assert 0.9 < out["density"] < 1.1
     assert out["coverage"] > 0.95  # 1 − (1/2)^5 ≈ 0.97 expected for k = 5 and M = N
 

@@ -77,13 +77,6 @@ def kid(gen: torch.Tensor, real: torch.Tensor, options: dict[str, Any],
     return kid_metric(gen, real, **kid_settings(len(gen), len(real), options), cache=cache)
 
 
-def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int,
-                     real_radii: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
-    """{"precision", "recall"} with k-NN balls: torch-fidelity's ``prc_features_to_metric`` values (``prdc``)."""
-    out = prdc(gen, real, k, k, real_radii)
-    return {"precision": out["precision"], "recall": out["recall"]}
-
-
 def neighbourhoods(options: dict[str, Any]) -> tuple[int, int]:
     """(k of precision/recall, k of density/coverage)."""
     return int(options["prc_neighborhood"]), int(options["dc_neighborhood"])

@@ -90,23 +90,3 @@ def prdc(gen: torch.Tensor, real: torch.Tensor, prc_k: int, dc_k: int,
         "density": inside / (dc_k * len(gen)),
         "coverage": float((nearest_gen < real_dc[0]).float().mean()),
     }
-
-
-def manifold_metrics(gen: torch.Tensor, real: torch.Tensor, k: int,
-                     real_radii: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
-    """{"density", "coverage"} of generated features ``gen`` against ``real`` with k-NN balls of the real set, on
-    their own (``prdc`` computes the same values together with precision/recall)."""
-    gen, real = gen.float(), real.float()
-    if real_radii is None or k not in real_radii:
-        real_radii = knn_radii(real, (k,))
-    radii = real_radii[k][None, :]
-    inside = 0
-    nearest_gen = torch.full((len(real),), float("inf"))
-    for start in range(0, len(gen), BLOCK):
-        d = torch.cdist(gen[start:start + BLOCK], real)  # block × real
-        inside += int(torch.count_nonzero(d < radii))  # (count_nonzero and amin: far faster than sum and min)
-        nearest_gen = torch.minimum(nearest_gen, d.amin(0))
-    return {
-        "density": inside / (k * len(gen)),
-        "coverage": float((nearest_gen < radii[0]).float().mean()),
-    }
