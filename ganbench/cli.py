@@ -8,6 +8,10 @@
     ganbench evaluate   --config C --run-dir DIR... --data F [--real-features R] [--classifier W] --out M...
     ganbench aggregate  --out CSV METRICS.json...
     ganbench report     --config C --metrics CSV --out-dir DIR
+
+The job commands (prepare, train-classifier, real-features, train, evaluate) take either ``--config FILE`` (and
+the names of what to run) or ``--spec JSON``: the slice of the config that job depends on (``ganbench.specs``),
+which is what the Snakefile passes, so that a job reruns exactly when what it reads changes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,26 @@ def _config(args):
     return Config.load(args.config)
 
 
+def _spec(args, what: str, from_config):
+    """The job's spec: parsed from ``--spec``, or computed by ``from_config(config)`` from ``--config``."""
+    from ganbench import specs
+
+    if args.spec is not None and args.config is not None:
+        raise GanbenchError(f"{args.command}: give --config or --spec, not both")
+    if args.spec is not None:
+        return specs.parse(args.spec, what)
+    if args.config is None:
+        raise GanbenchError(f"{args.command}: give --config FILE (a benchmark config) or --spec JSON (the {what} "
+                            "spec the Snakefile passes)")
+    return from_config(_config(args))
+
+
+def _need(args, *names: str) -> None:
+    missing = [n for n in names if getattr(args, n) is None]
+    if missing:
+        raise GanbenchError(f"{args.command}: --config needs --{missing[0].replace('_', '-')}")
+
+
 def cmd_check(args) -> None:
     config = _config(args)
     runs = list(config.runs())
@@ -36,11 +60,17 @@ def cmd_check(args) -> None:
 
 
 def cmd_prepare(args) -> None:
-    from ganbench.data import prepare_dataset
+    from ganbench import specs
+    from ganbench.data import make_builder, prepare_dataset
 
-    config = _config(args)
-    data = prepare_dataset(config.dataset_builder(args.dataset), args.out, args.cache_dir)
-    print(f"{args.dataset}: {len(data.x_train)} train / {len(data.x_test)} test → {args.out}")
+    def from_config(config):
+        _need(args, "dataset")
+        return specs.prepare_spec(config, args.dataset)
+
+    spec = specs.require(_spec(args, "prepare", from_config), ("dataset", "type", "options", "sources"), "prepare")
+    builder = make_builder(spec["dataset"], {**spec["options"], **spec["sources"]}, spec["type"])
+    data = prepare_dataset(builder, args.out, args.cache_dir)
+    print(f"{spec['dataset']}: {len(data.x_train)} train / {len(data.x_test)} test → {args.out}")
 
 
 def cmd_train_classifier(args) -> None:
@@ -49,14 +79,13 @@ def cmd_train_classifier(args) -> None:
     from ganbench.errors import DataError
     from ganbench.io import write_json
     from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
-    from ganbench.metrics.extractors import check_options
     from ganbench.timing import job_costs
 
-    config = _config(args)
-    check_options(config.evaluation)
+    from ganbench import specs
+
+    opts = specs.require(_spec(args, "classifier", specs.classifier_spec), ("classifier",), "classifier")["classifier"]
     configure_threads(args.threads)
     data = load_prepared(args.data)
-    opts = config.evaluation["classifier"]
     arrays, num_classes, about = classifier_data(data)  # a stacked dataset: its base images, channel by channel
     model, info = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                                    num_classes, opts)
@@ -71,38 +100,65 @@ def cmd_train_classifier(args) -> None:
     write_json(args.info, {**info, **job_costs()})
 
 
+def _evaluation(args) -> dict:
+    from ganbench import specs
+    from ganbench.metrics.extractors import check_options
+
+    evaluation = specs.require(_spec(args, "evaluation", specs.evaluation_spec), ("evaluation",),
+                               "evaluation")["evaluation"]
+    check_options(evaluation)
+    return evaluation
+
+
 def cmd_real_features(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import real_features
-    from ganbench.metrics.extractors import check_options
 
-    config = _config(args)
-    check_options(config.evaluation)
+    evaluation = _evaluation(args)
     configure_threads(args.threads)
-    info = real_features(args.data, args.classifier, config.evaluation, args.out, args.floor)
+    info = real_features(args.data, args.classifier, evaluation, args.out, args.floor)
     print(f"real features: {info['num_samples']} {info['split']} samples via {info['extractor']}"
           + (f"; floor in {info.get('seconds', 0):.1f} s" if args.floor else ""))
 
 
 def cmd_train(args) -> None:
-    from ganbench.train.run import train_run
+    import traceback
 
-    config = _config(args)
-    if args.dataset not in config.variant_datasets(args.variant):
-        raise GanbenchError(f"variant {args.variant!r} does not run on dataset {args.dataset!r} in {args.config}")
-    result = train_run(config.settings(args.variant), args.data, args.out_dir, args.seed, config.runtime,
-                       threads=args.threads)
-    print(f"{args.dataset}/{args.variant}/seed{args.seed}: {result['status']} after {result['steps']} steps, "
+    from ganbench import specs
+    from ganbench.train.preemption import Preempted
+    from ganbench.train.run import record_failure, train_run
+
+    def from_config(config):
+        _need(args, "dataset", "variant", "seed")
+        if args.dataset not in config.variant_datasets(args.variant):
+            raise GanbenchError(f"variant {args.variant!r} does not run on dataset {args.dataset!r} in {args.config}")
+        return specs.train_spec(config, args.dataset, args.variant, args.seed)
+
+    spec = specs.require(_spec(args, "train", from_config), ("dataset", "variant", "seed", "settings", "runtime"),
+                         "train")
+    name = f"{spec['dataset']}/{spec['variant']}/seed{spec['seed']}"
+    try:
+        result = train_run(spec["settings"], args.data, args.out_dir, int(spec["seed"]), spec["runtime"],
+                           threads=args.threads)
+    except Preempted as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # noqa: BLE001 - any crash of training is recorded as the run's result
+        if not args.record_failure:
+            raise
+        traceback.print_exc()
+        result = record_failure(args.out_dir, spec["settings"], int(spec["seed"]), exc, spec["runtime"])
+        print(f"{name}: failed: {result['message']} (recorded in {args.out_dir}/train.json)")
+        return
+    print(f"{name}: {result['status']} after {result['steps']} steps, "
           f"{result['images_per_second']:.0f} images/s on {result['device']} {result['message']}")
 
 
 def cmd_evaluate(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import RunToEvaluate, evaluate_runs
-    from ganbench.metrics.extractors import check_options
 
-    config = _config(args)
-    check_options(config.evaluation)
+    evaluation = _evaluation(args)
     if len(args.out) != len(args.run_dir):
         raise GanbenchError(f"evaluate: {len(args.run_dir)} --run-dir but {len(args.out)} --out; give one "
                             "metrics.json per run folder, in the same order")
@@ -114,7 +170,7 @@ def cmd_evaluate(args) -> None:
     for i, (run_dir, out) in enumerate(zip(args.run_dir, args.out)):
         run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed[i] if args.seed else None}
         runs.append(RunToEvaluate(Path(run_dir), Path(out), {k: v for k, v in run_id.items() if v is not None}))
-    results = evaluate_runs(runs, args.data, config.evaluation, args.real_features, args.classifier)
+    results = evaluate_runs(runs, args.data, evaluation, args.real_features, args.classifier)
     for run, result in zip(runs, results):
         print(f"evaluated {run.run_dir} in {result['eval_seconds']:.1f} s")
     print(f"evaluate job: {len(runs)} run(s), {results[0]['eval_job_cpu_seconds']:.1f} CPU s in all")
@@ -139,9 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganbench", description="A GAN benchmark: prepare, train, evaluate, report.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_text: str, config: bool = True) -> argparse.ArgumentParser:
+    def add(name: str, func, help_text: str, config: bool = True, spec: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if config:
+        if spec:
+            p.add_argument("--config", help="benchmark config (YAML); or give --spec")
+            p.add_argument("--spec", help="the job's slice of the config as JSON (what the Snakefile passes; "
+                                          "see ganbench.specs)")
+        elif config:
             p.add_argument("--config", required=True, help="benchmark config (YAML)")
         p.set_defaults(func=func)
         return p
@@ -149,33 +209,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "Validate a config and count the runs it implies.")
     p.add_argument("--list", action="store_true", help="print every run path")
 
-    p = add("prepare", cmd_prepare, "Download or generate one dataset into one compact .npz file.")
-    p.add_argument("--dataset", required=True)
+    p = add("prepare", cmd_prepare, "Download or generate one dataset into one compact .npz file.", spec=True)
+    p.add_argument("--dataset", help="with --config: the dataset to prepare")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--cache-dir", default="results/downloads", help="where raw downloads are kept")
 
-    p = add("train-classifier", cmd_train_classifier, "Train the domain classifier used as feature extractor.")
+    p = add("train-classifier", cmd_train_classifier, "Train the domain classifier used as feature extractor.",
+            spec=True)
     p.add_argument("--data", required=True, help="prepared .npz")
     p.add_argument("--out", required=True, help="classifier weights (.pt)")
     p.add_argument("--info", required=True, help="JSON with the test accuracy")
     p.add_argument("--threads", type=int)
 
-    p = add("real-features", cmd_real_features, "Extract real-data features once per dataset (and the floor).")
+    p = add("real-features", cmd_real_features, "Extract real-data features once per dataset (and the floor).",
+            spec=True)
     p.add_argument("--data", required=True)
     p.add_argument("--classifier", help="domain classifier weights")
     p.add_argument("--out", required=True, help="features (.pt)")
     p.add_argument("--floor", help="JSON: real-vs-real metrics (the other split vs the evaluation split)")
     p.add_argument("--threads", type=int)
 
-    p = add("train", cmd_train, "Train one (dataset, variant, seed); resumes from its last checkpoint.")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--variant", required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p = add("train", cmd_train, "Train one (dataset, variant, seed); resumes from its last checkpoint.", spec=True)
+    p.add_argument("--dataset", help="with --config")
+    p.add_argument("--variant", help="with --config")
+    p.add_argument("--seed", type=int, help="with --config")
     p.add_argument("--data", required=True, help="prepared .npz")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int)
+    p.add_argument("--record-failure", action="store_true",
+                   help="when training raises, write train.json with status 'failed' and the error, and exit 0 "
+                        "(the DAG does this, so one crashed run does not stop the others' evaluation and report)")
 
-    p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.")
+    p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.",
+            spec=True)
     p.add_argument("--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
     p.add_argument("--data", required=True)
     p.add_argument("--real-features", help="real.pt from real-features (image datasets)")

@@ -101,7 +101,10 @@ class Run:
 
     @property
     def path(self) -> str:
-        return f"{self.dataset}/{self.variant}/seed{self.seed}"
+        """The run folder below ``results/runs`` (``ganbench.runs.run_path``)."""
+        from ganbench.runs import run_path
+
+        return run_path("", self.dataset, self.variant, self.seed).relative_to("runs").as_posix()
 
 
 class Config:
@@ -155,6 +158,11 @@ class Config:
             if delta["name"] == variant:
                 return merge(self.defaults, delta)
         raise ConfigError(f"variants: no variant {variant!r}; have {', '.join(self.variant_names)}")
+
+    def runtime_of(self, variant: str) -> dict[str, Any]:
+        """The runtime switches a variant trains with: the top-level ``runtime`` with the variant's own (or
+        ``defaults``') ``runtime:`` keys over it."""
+        return merge(self.runtime, self.settings(variant).get("runtime") or {})
 
     def label(self, variant: str) -> str:
         return self.settings(variant).get("label") or variant
@@ -234,11 +242,21 @@ class Config:
             if not self.variant_datasets(name):
                 raise ConfigError(f"{key}: architecture {settings['architecture']['name']!r} fits none of the "
                                   f"datasets ({', '.join(builders)})")
+        from ganbench.metrics.extractors import check_options
+
+        check_options(self.evaluation)
         if self.report["baseline"] is not None and self.report["baseline"] not in seen:
             raise ConfigError(f"report.baseline: {self.report['baseline']!r} is not a variant name")
         extra = set(self.evaluation) - set(EVALUATION_DEFAULTS)
         if extra:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")
+
+
+def write_config(raw: dict[str, Any], path: str | Path) -> None:
+    """Write a config (as validated) to ``path`` atomically, in YAML that ``Config.load`` reads back."""
+    from ganbench.io import write_text
+
+    write_text(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
 
 
 def _architecture_class(settings: dict[str, Any], key: str = "variant"):

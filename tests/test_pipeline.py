@@ -85,30 +85,6 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def planned_jobs(configfile: Path, workdir: Path) -> dict[str, int]:
-    proc = subprocess.run(snakemake_cmd("--directory", str(workdir), "--configfile", str(configfile), "-n"),
-                          capture_output=True, text=True, env=env_with_venv(), timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = {}
-    for line in (proc.stdout + proc.stderr).splitlines():
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if match:
-            counts[match.group(1)] = int(match.group(2))
-    return counts
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
-def test_dry_run_plans_one_train_job_per_run(name, tmp_path):
-    config = Config.load(REPO / "config" / name)
-    runs = list(config.runs())
-    counts = planned_jobs(REPO / "config" / name, tmp_path)
-    assert counts["train"] == len(runs) == len(set(runs))
-    # one evaluate job per (dataset, variant): it evaluates every seed's run in one process
-    assert counts["evaluate"] * len(config.seeds) == len(runs)
-    assert counts["prepare_data"] == len(config.datasets)
-    assert counts.get("train_classifier", 0) == len(config.image_datasets())
-
-
 def test_killed_training_job_resumes_when_snakemake_reruns(tmp_path):
     cfg = {
         "seeds": [0],

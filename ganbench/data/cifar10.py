@@ -75,6 +75,7 @@ class CIFAR10(DatasetBuilder):
         "train_limit": None,
         "test_limit": None,
     }
+    source_options = ("mirrors",)
     citation = "Krizhevsky, Learning multiple layers of features from tiny images (2009)"
     archive = "cifar-10-python.tar.gz"
     checksum = "c58f30108f718f92721af3b95e74349a"  # MD5 of the archive, as published on the CIFAR page

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -400,6 +401,7 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
     options = ctx.options
     result: dict[str, Any] = {
         **run_id,
+        "identity": train.get("identity"),  # the weights these numbers belong to (ganbench.runs)
         "status": train["status"],
         "message": train.get("message", ""),
         "steps": train["steps"],
@@ -418,10 +420,15 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
         "evaluation": options,
     }
     applicable = [EVALUATORS.get(name) for name in EVALUATORS if EVALUATORS.get(name).applies(ctx)]
-    for ev in applicable:
-        result.update({name: math.nan for name in ev.metrics})
+    blank = {name: math.nan for ev in applicable for name in ev.metrics}
+    result.update(blank)
     if train["status"] == "ok":
-        for ev in applicable:
-            result.update(ev.compute(ctx))
+        try:
+            for ev in applicable:
+                result.update(ev.compute(ctx))
+        except Exception as exc:  # noqa: BLE001 - one run's broken evaluation is recorded, the job goes on
+            traceback.print_exc()
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            result.update({**blank, "status": "failed", "message": f"evaluation failed: {last}"})
     result["eval_device"] = describe(ctx.device)
     return result

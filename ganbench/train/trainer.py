@@ -17,9 +17,11 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ganbench.io import atomic_open, torch_save, write_json
+from ganbench.errors import CheckpointError
+from ganbench.io import atomic_open, torch_save
 from ganbench.train import checkpoint
 from ganbench.train.gan import GAN, STAT_NAMES
+from ganbench.train.preemption import Preempted, stop_requests
 
 LOG_COLUMNS = ("step", *STAT_NAMES, "seconds")
 EXPLODED = 1e6  # a weight whose magnitude passes this counts as diverged
@@ -39,10 +41,14 @@ class Diverged(Exception):
 
 
 class Trainer:
+    """``identity``: the run's identity hash (``ganbench.runs``), stored in every checkpoint; a checkpoint of
+    another identity is never resumed."""
+
     def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
                  checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False,
-                 labels: torch.Tensor | None = None):
+                 labels: torch.Tensor | None = None, identity: str | None = None):
         self.gan = gan
+        self.identity = identity
         # kept as stored (uint8 images: 4× smaller than float) on the device; each batch is converted on the fly
         self.data = data.to(gan.device)
         # class labels, for a conditional model only (D then sees [x, onehot(y)])
@@ -58,6 +64,10 @@ class Trainer:
         self.elapsed = 0.0  # seconds spent in training steps, summed over resumed segments
         self.cpu_elapsed = 0.0  # the same steps' CPU seconds (all threads of this process)
         self.resumed_from = 0
+        # statistics of the log window in progress (flushed into one log row every log_every steps); checkpoints
+        # keep them, so a run resumed mid-window writes the same log rows as one that never stopped
+        self.pending: list[dict[str, torch.Tensor]] = []
+        self.window_start = 0
 
     # ------------------------------------------------------------------ pieces
     def next_real(self) -> torch.Tensor:
@@ -87,14 +97,22 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         self._write_log()
+        pending = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in self.pending]) if self.pending \
+            else torch.zeros(0, len(STAT_NAMES))
         checkpoint.save(self.out / "ckpt", self.gan.step,
                         {"gan": self.gan.state_dict(), "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed,
-                         "rows": len(self.rows)})
+                         "rows": len(self.rows), "identity": self.identity,
+                         "pending": pending, "window_start": self.window_start})
 
     def _resume(self) -> None:
         state = checkpoint.load_latest(self.out / "ckpt", self.gan.device)
+        self.window_start = self.gan.step
         if state is None:
             return
+        if state.get("identity") != self.identity:
+            raise CheckpointError(f"{self.out / 'ckpt'}: the checkpoint belongs to run identity "
+                                  f"{state.get('identity')}, not {self.identity}; it is not resumed (ganbench.runs "
+                                  "moves such folders aside before training)")
         self.gan.load_state_dict(state["gan"])
         checkpoint.set_rng_state(state["rng"])
         self.elapsed = float(state["elapsed"])
@@ -104,34 +122,43 @@ class Trainer:
             with open(self.out / "log.csv") as handle:
                 rows = [{k: int(v) if k == "step" else float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
             self.rows = [r for r in rows if r["step"] <= self.gan.step][: int(state["rows"])]
+        pending = state.get("pending")
+        self.pending = [dict(zip(STAT_NAMES, row.to(self.gan.device).unbind())) for row in pending] \
+            if pending is not None else []
+        self.window_start = int(state.get("window_start", self.gan.step))
 
     def _snapshot(self) -> None:
         torch_save(self.gan.sampler().state_dict(), self.out / "snapshots" / f"step{self.gan.step:08d}.pt")
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, Any]:
+        """Train to ``steps``, resuming from the newest checkpoint. SIGTERM (a cluster's time limit or preemption)
+        finishes the step in progress, writes a checkpoint of it and raises ``Preempted``."""
         self.out.mkdir(parents=True, exist_ok=True)
         self._resume()
         status, message = "ok", ""
-        pending: list[dict[str, torch.Tensor]] = []
-        window_start = self.gan.step
         bar = tqdm(total=self.steps, initial=self.gan.step, disable=not self.progress, unit="step", leave=False)
         try:
-            while self.gan.step < self.steps:
-                t0, c0 = time.perf_counter(), time.process_time()
-                with torch.autocast(self.gan.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                    pending.append(self.gan.train_step(self.next_real))
-                step = self.gan.step
-                if step % self.log_every == 0 or step == self.steps:
-                    self._flush(pending, window_start)
-                    bar.update(len(pending))
-                    pending, window_start = [], step
-                self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
-                self.cpu_elapsed += time.process_time() - c0
-                if step in self.snapshot_steps:
-                    self._snapshot()
-                if step % self.checkpoint_every == 0 and step < self.steps:
-                    self._checkpoint()
+            with stop_requests() as stop:
+                while self.gan.step < self.steps:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    with torch.autocast(self.gan.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                        self.pending.append(self.gan.train_step(self.next_real))
+                    step = self.gan.step
+                    if step % self.log_every == 0 or step == self.steps:
+                        self._flush(self.pending, self.window_start)
+                        bar.update(len(self.pending))
+                        self.pending, self.window_start = [], step
+                    self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
+                    self.cpu_elapsed += time.process_time() - c0
+                    if step in self.snapshot_steps:
+                        self._snapshot()
+                    if stop.requested and step < self.steps:
+                        self._checkpoint()
+                        raise Preempted(f"stopped by {stop.signal_name} after step {step} of {self.steps}; "
+                                        f"checkpoint written, a rerun resumes from it", stop.signal)
+                    if step % self.checkpoint_every == 0 and step < self.steps:
+                        self._checkpoint()
         except Diverged as exc:
             status, message = "diverged", str(exc)
         finally:

@@ -5,11 +5,11 @@ rule prepare_data:
     output:
         f"{RESULTS}/data/{{dataset}}.npz",
     params:
-        config=CONFIG_FILE,
-        fingerprint=lambda w: fingerprint(CFG.datasets[w.dataset]),
+        identity=lambda w: specs.canonical(specs.prepare_identity(specs.prepare_spec(CFG, w.dataset))),
+        spec=lambda w, input: specs.canonical(specs.prepare_spec(CFG, w.dataset)),
+        cache=f"{RESULTS}/downloads",
     log:
         f"{RESULTS}/logs/prepare/{{dataset}}.log",
     threads: 1
     shell:
-        "{GANBENCH} prepare --config {params.config} --dataset {wildcards.dataset} --out {output} "
-        "--cache-dir {RESULTS}/downloads > {log} 2>&1"
+        "ganbench prepare --spec {params.spec:q} --out {output} --cache-dir {params.cache} > {log} 2>&1"
