@@ -20,7 +20,7 @@ from ganbench.config import Config
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tmp_path_factory, fmnist_mirror) -> Path:  # tiny.yaml reads Fashion-MNIST from the Debian mirror
     work = tmp_path_factory.mktemp("tiny")
     proc = subprocess.run(
         snakemake_cmd("--directory", str(work), "--configfile", str(REPO / "tests/configs/tiny.yaml"),

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ganbench.io import atomic_open, torch_save, write_json
+from ganbench.progress import Progress
 from ganbench.train import checkpoint
 from ganbench.train.gan import GAN, STAT_NAMES
 
@@ -115,7 +115,8 @@ class Trainer:
         status, message = "ok", ""
         pending: list[dict[str, torch.Tensor]] = []
         window_start = self.gan.step
-        bar = tqdm(total=self.steps, initial=self.gan.step, disable=not self.progress, unit="step", leave=False)
+        # a bar on a terminal, log lines otherwise (Snakemake job logs), fed with each flushed window's stats
+        progress = Progress(self.steps, self.gan.step, self.gan.batch_size * self.gan.d_steps, tty=self.progress)
         try:
             while self.gan.step < self.steps:
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -124,7 +125,7 @@ class Trainer:
                 step = self.gan.step
                 if step % self.log_every == 0 or step == self.steps:
                     self._flush(pending, window_start)
-                    bar.update(len(pending))
+                    progress.update(step, self.rows[-1])
                     pending, window_start = [], step
                 self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
                 self.cpu_elapsed += time.process_time() - c0
@@ -135,7 +136,7 @@ class Trainer:
         except Diverged as exc:
             status, message = "diverged", str(exc)
         finally:
-            bar.close()
+            progress.close()
         if status == "ok":
             self._checkpoint()  # the final state too: D's weights for the critic estimate and filter plots
         else:
