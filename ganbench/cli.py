@@ -12,15 +12,26 @@
 The job commands (prepare, train-classifier, real-features, train, evaluate) take either ``--config FILE`` (and
 the names of what to run) or ``--spec JSON``: the slice of the config that job depends on (``ganbench.specs``),
 which is what the Snakefile passes, so that a job reruns exactly when what it reads changes.
+
+Options of every command: ``-v`` (info: downloads, ...; ``-vv`` debug), ``-q`` (errors only, no progress lines),
+``--version``. Exit status: 0 done, 1 a runtime error (one ``ganbench CMD: error: ...`` line on stderr: bad config,
+missing input file, failed download, ...), 2 a usage error (argparse: unknown option, missing argument), 128 + N
+a training job stopped by signal N (143: SIGTERM) after writing a checkpoint of its current step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+from ganbench import __version__
 from ganbench.errors import GanbenchError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _config(args):
@@ -191,19 +202,72 @@ def cmd_report(args) -> None:
     print(f"report: {path}")
 
 
+def _verbosity_options(parser: argparse.ArgumentParser, default) -> None:
+    # on the main parser and on every command (`ganbench -v prepare ...` and `ganbench prepare -v ...`); the
+    # commands' defaults are SUPPRESS so that they do not overwrite what was given before the command
+    parser.add_argument("-v", "--verbose", action="count", default=default,
+                        help="more log output: -v info (downloads, ...), -vv debug")
+    parser.add_argument("-q", "--quiet", action="count", default=default,
+                        help="errors only: no warnings, no progress lines")
+
+
+def add_input(p: argparse.ArgumentParser, *names: str, **kwargs) -> argparse.Action:
+    """An argument naming input files or folders: they are checked before the command runs (nothing is created
+    when one is missing)."""
+    action = p.add_argument(*names, **kwargs)
+    label = "/".join(action.option_strings) or action.metavar or action.dest
+    p.set_defaults(inputs=(*p.get_default("inputs"), (action.dest, label)))
+    return action
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    for dest, label in args.inputs:
+        value = getattr(args, dest)
+        for path in value if isinstance(value, list) else [] if value is None else [value]:
+            if not Path(path).exists():
+                raise GanbenchError(f"{path}: no such file or folder ({label})")
+
+
+@contextlib.contextmanager
+def cli_logging(verbosity: int) -> Iterator[None]:
+    """ganbench's log records on stderr while a command runs. Default: warnings and the progress lines; -v adds
+    info messages (downloads, ...), -vv debug messages, -q leaves errors only. Other libraries' loggers are left as
+    they are (Python prints their warnings)."""
+    from ganbench.progress import log as progress_log
+
+    own = logging.ERROR if verbosity < 0 else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    logger = logging.getLogger("ganbench")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    before = logger.level, progress_log.level
+    logger.addHandler(handler)
+    logger.setLevel(own)
+    progress_log.setLevel(min(own, logging.INFO) if verbosity >= 0 else own)
+    try:
+        yield
+    finally:  # main() may be called in-process (tests): leave logging as it was
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        progress_log.setLevel(before[1])
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganbench", description="A GAN benchmark: prepare, train, evaluate, report.")
+    parser = argparse.ArgumentParser(prog="ganbench", description="A GAN benchmark: prepare, train, evaluate, report.",
+                                     epilog="Exit status: 0 done, 1 runtime error, 2 usage error.")
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    _verbosity_options(parser, default=0)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help_text: str, config: bool = True, spec: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
+        _verbosity_options(p, default=argparse.SUPPRESS)
+        p.set_defaults(func=func, inputs=())
         if spec:
-            p.add_argument("--config", help="benchmark config (YAML); or give --spec")
+            add_input(p, "--config", help="benchmark config (YAML); or give --spec")
             p.add_argument("--spec", help="the job's slice of the config as JSON (what the Snakefile passes; "
                                           "see ganbench.specs)")
         elif config:
-            p.add_argument("--config", required=True, help="benchmark config (YAML)")
-        p.set_defaults(func=func)
+            add_input(p, "--config", required=True, help="benchmark config (YAML)")
         return p
 
     p = add("check", cmd_check, "Validate a config and count the runs it implies.")
@@ -216,15 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train-classifier", cmd_train_classifier, "Train the domain classifier used as feature extractor.",
             spec=True)
-    p.add_argument("--data", required=True, help="prepared .npz")
+    add_input(p, "--data", required=True, help="prepared .npz")
     p.add_argument("--out", required=True, help="classifier weights (.pt)")
     p.add_argument("--info", required=True, help="JSON with the test accuracy")
     p.add_argument("--threads", type=int)
 
     p = add("real-features", cmd_real_features, "Extract real-data features once per dataset (and the floor).",
             spec=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--classifier", help="domain classifier weights")
+    add_input(p, "--data", required=True)
+    add_input(p, "--classifier", help="domain classifier weights")
     p.add_argument("--out", required=True, help="features (.pt)")
     p.add_argument("--floor", help="JSON: real-vs-real metrics (the other split vs the evaluation split)")
     p.add_argument("--threads", type=int)
@@ -233,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="with --config")
     p.add_argument("--variant", help="with --config")
     p.add_argument("--seed", type=int, help="with --config")
-    p.add_argument("--data", required=True, help="prepared .npz")
+    add_input(p, "--data", required=True, help="prepared .npz")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int)
     p.add_argument("--record-failure", action="store_true",
@@ -242,10 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.",
             spec=True)
-    p.add_argument("--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
-    p.add_argument("--data", required=True)
-    p.add_argument("--real-features", help="real.pt from real-features (image datasets)")
-    p.add_argument("--classifier", help="domain classifier weights (image datasets)")
+    add_input(p, "--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
+    add_input(p, "--data", required=True)
+    add_input(p, "--real-features", help="real.pt from real-features (image datasets)")
+    add_input(p, "--classifier", help="domain classifier weights (image datasets)")
     p.add_argument("--out", required=True, nargs="+", help="metrics.json per run folder, in the same order")
     p.add_argument("--dataset")
     p.add_argument("--variant")
@@ -254,22 +318,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("aggregate", cmd_aggregate, "Collect metrics.json files into one tidy CSV.", config=False)
     p.add_argument("--out", required=True)
-    p.add_argument("metrics", nargs="+")
+    add_input(p, "metrics", nargs="+", metavar="METRICS.json")
 
     p = add("report", cmd_report, "Build the HTML report from the aggregated metrics.")
-    p.add_argument("--metrics", required=True, help="metrics.csv from aggregate")
+    add_input(p, "--metrics", required=True, help="metrics.csv from aggregate")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--out-dir", required=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except GanbenchError as exc:
-        print(f"ganbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(argv)  # a usage error exits 2 here (argparse)
+    with cli_logging(args.verbose - args.quiet):
+        try:
+            check_inputs(args)
+            args.func(args)
+        except (GanbenchError, OSError) as exc:  # bad input, missing or unreadable files: one line, no traceback
+            print(f"ganbench {args.command}: error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -105,11 +105,15 @@ def test_snakemake_schema_rejects_unknown_key(tmp_path):
     (["--out", "a.json", "b.json", "--seed", "0"], "2 --run-dir but 1 --seed"),
 ])
 def test_evaluate_command_names_mismatched_run_lists(tmp_path, capsys, monkeypatch, extra, message):
-    """One evaluate job covers several runs; lists of different lengths are refused before anything is written."""
+    """One evaluate job covers several runs; lists of different lengths are refused before anything is written
+    (a runtime error: exit status 1)."""
     from ganbench.cli import main
 
     monkeypatch.chdir(tmp_path)  # the relative --out paths would land here
+    inputs = {"r0", "r1", "d.npz"}  # they exist (a missing one is reported first)
+    for name in inputs:
+        (tmp_path / name).mkdir()
     code = main(["evaluate", "--config", str(REPO / "tests/configs/tiny.yaml"), "--run-dir", "r0", "r1",
                  "--data", "d.npz", *extra])
-    assert code == 2 and message in capsys.readouterr().err
-    assert not list(tmp_path.iterdir())
+    assert code == 1 and message in capsys.readouterr().err
+    assert {p.name for p in tmp_path.iterdir()} == inputs

@@ -1,8 +1,8 @@
 """Datasets: mirrors and checksums, IDX / CIFAR / CelebA readers, stacked and mixture datasets.
 
 Everything runs on real files: Debian's Fashion-MNIST in /usr/share/datasets/fashion-mnist/ (package
-``dataset-fashion-mnist``; those tests are skipped without it) and small fixtures written here in the official
-formats, served through file:// URLs, plain folders and a local HTTP server.
+``dataset-fashion-mnist``; those tests are skipped without it, and fail under CI: conftest.fmnist_mirror) and small
+fixtures written here in the official formats, served through file:// URLs, plain folders and a local HTTP server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import ganbench  # noqa: F401  (before any torchvision import)
+from conftest import FMNIST_MIRROR as FASHION_DIR
 from ganbench.data import load_prepared, make_builder, prepare_dataset
 from ganbench.data.cifar10 import CIFAR10
 from ganbench.data.download import fetch
@@ -33,11 +34,7 @@ from ganbench.data.mixtures import Grid25, Ring8
 from ganbench.data.mnist import FASHION_CHECKSUMS, SPLIT_FILES, FashionMNIST, stacked_label
 from ganbench.errors import ConfigError, DataError
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(
-    not all((FASHION_DIR / f).is_file() for f in FASHION_CHECKSUMS),
-    reason="Fashion-MNIST not installed (apt install dataset-fashion-mnist)",
-)
+needs_fashion = pytest.mark.usefixtures("fmnist_mirror")
 
 
 def md5(data: bytes) -> str:
@@ -98,10 +95,10 @@ def idx_checksums(arrays: dict[str, np.ndarray]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def fashion_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fashion_cache(tmp_path_factory: pytest.TempPathFactory, fmnist_mirror: str) -> Path:
     """A download cache filled once, through a file:// mirror, from the Debian copy."""
     cache = tmp_path_factory.mktemp("cache")
-    make_builder("fashion_mnist", {"mirrors": [FASHION_DIR.as_uri() + "/"], "test_limit": 1}).build(cache)
+    make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "test_limit": 1}).build(cache)
     return cache
 
 

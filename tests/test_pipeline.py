@@ -20,7 +20,7 @@ from ganbench.config import Config
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tmp_path_factory, fmnist_mirror) -> Path:  # tiny.yaml reads Fashion-MNIST from the Debian mirror
     work = tmp_path_factory.mktemp("tiny")
     proc = subprocess.run(
         snakemake_cmd("--directory", str(work), "--configfile", str(REPO / "tests/configs/tiny.yaml"),
@@ -131,3 +131,13 @@ def test_snakemake_report_bundles_the_marked_outputs(tiny_run):
     # the report folder (a directory output with htmlindex) travels whole: its page and its images
     assert any(re.search(r"/data/raw/[^/]+/index\.html$", n) for n in names), names[:20]
     assert any(re.search(r"/data/raw/[^/]+/img/.+\.png$", n) for n in names), names[:20]
+
+
+def test_readme_outputs_table_names_everything_under_results(tiny_run):
+    """The README's table of outputs lists every folder and file that a run of the DAG leaves in results/."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("Outputs (all under `results/`"):]
+    table = table[:table.index("\n\n", table.index("| path |"))]
+    listed = {re.match(r"[\w.]+", cell).group(0) for cell in re.findall(r"^\| `([^`]+)`", table, re.M)}
+    made = {p.name for p in (tiny_run / "results").iterdir() if not p.name.startswith(".")}
+    assert made <= listed, f"not in the README's outputs table: {sorted(made - listed)}"

@@ -29,7 +29,6 @@ from ganbench.report.build import build_report
 from ganbench.report.tables import build_table
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -395,20 +394,15 @@ def test_report_when_every_run_diverged(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- in Chromium
-def test_report_in_chromium(report):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `scripts/setup.sh test` (installs Debian's Chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: run `scripts/setup.sh test`")
+def test_report_in_chromium(report, chromium):
+    from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     dialogs: list[str] = []
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)

@@ -52,6 +52,7 @@ from ganbench.metrics.fidelity import (FIDELITY_METRICS, class_coverage, fid_fro
 from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.models import ARCHITECTURES
+from ganbench.progress import log as progress_log
 from ganbench.registry import Registry
 from ganbench.timing import job_costs
 from ganbench.train.conditioning import LabelledSampler, conditioning_of
@@ -368,12 +369,14 @@ def evaluate_runs(runs: list[RunToEvaluate], data_path: str | Path, options: dic
         _ = shared.pipeline, shared.real  # loaded once, outside the runs' own timings
     pending = [(run, read_json(Path(run.run_dir) / "train.json")) for run in runs]
     timed = []
-    for run, train in pending:
+    for i, (run, train) in enumerate(pending, 1):
         t0, c0 = time.perf_counter(), time.process_time()
         result = _evaluate_one(RunContext(Path(run.run_dir), shared, train), run.run_id)
         result["eval_seconds"] = time.perf_counter() - t0
         result["eval_cpu_seconds"] = time.process_time() - c0
         timed.append((run, result))
+        progress_log.info("evaluated run %d/%d: %s (%s) in %.1f s", i, len(pending), run.run_dir, result["status"],
+                          result["eval_seconds"])
     # the job's cost is known only now: written with every run's metrics, with the part no run's own time covers
     # (start-up, imports, loading the dataset, the feature networks and the real side)
     job = job_costs()

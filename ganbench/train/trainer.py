@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ganbench.errors import CheckpointError
 from ganbench.io import atomic_open, torch_save
+from ganbench.progress import Progress
 from ganbench.train import checkpoint
 from ganbench.train.gan import GAN, STAT_NAMES
 from ganbench.train.preemption import Preempted, stop_requests
@@ -137,7 +137,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self._resume()
         status, message = "ok", ""
-        bar = tqdm(total=self.steps, initial=self.gan.step, disable=not self.progress, unit="step", leave=False)
+        # a bar on a terminal, log lines otherwise (Snakemake job logs), fed with each flushed window's stats
+        progress = Progress(self.steps, self.gan.step, self.gan.batch_size * self.gan.d_steps, tty=self.progress)
         try:
             with stop_requests() as stop:
                 while self.gan.step < self.steps:
@@ -147,7 +148,7 @@ class Trainer:
                     step = self.gan.step
                     if step % self.log_every == 0 or step == self.steps:
                         self._flush(self.pending, self.window_start)
-                        bar.update(len(self.pending))
+                        progress.update(step, self.rows[-1])
                         self.pending, self.window_start = [], step
                     self.elapsed += time.perf_counter() - t0  # the flush's sync makes this exact at window ends
                     self.cpu_elapsed += time.process_time() - c0
@@ -162,7 +163,7 @@ class Trainer:
         except Diverged as exc:
             status, message = "diverged", str(exc)
         finally:
-            bar.close()
+            progress.close()
         if status == "ok":
             self._checkpoint()  # the final state too: D's weights for the critic estimate and filter plots
         else:
