@@ -22,8 +22,9 @@ from ganbench.data import load_prepared, make_builder, prepare_dataset
 from ganbench.errors import ConfigError
 from ganbench.metrics.evaluate import load_generator
 from ganbench.models import ARCHITECTURES
-from ganbench.models.stylegan import (AdaIN, ConstInput, DBlock, DenseInput, Downsample, ModulatedConv2d,
-                                      NoiseInput, PixelNorm, ScaledConv2d, ScaledLinear, StyleGenerator, Upsample)
+from ganbench.models.stylegan import (AdaIN, ConstInput, DBlock, DenseInput, ModulatedConv2d,
+                                      NoiseInput, PixelNorm, Resample, ScaledConv2d, ScaledLinear,
+                                      StyleGenerator)
 from ganbench.train import checkpoint
 from ganbench.train.conditioning import LabelledSampler
 from ganbench.train.gan import GAN
@@ -126,7 +127,7 @@ def test_shapes_and_layer_count(size, channels, variant):
     convs = [m for m in G.synthesis.modules() if isinstance(m, ScaledConv2d) and m.kernel_size == (3, 3)]
     assert len(convs) == 2 * n - 1  # one at the first size (after the input), two at every other
     assert len(of_type(D, DBlock)) == n - 1
-    assert len(of_type(G.synthesis, Upsample)) == n - 1
+    assert len([m for m in of_type(G.synthesis, Resample) if m.up]) == n - 1
 
 
 # ---------------------------------------------------------------------------------------------------- switches
@@ -211,23 +212,27 @@ def test_noise_inputs_change_outputs_when_on_and_not_when_off():
 
 def test_resampling_filters():
     x = torch.randn(2, 3, 7, 7)
-    assert torch.allclose(Upsample("bilinear")(x), F.interpolate(x, scale_factor=2, mode="bilinear"), atol=1e-6)
-    assert torch.equal(Upsample("nearest")(x), F.interpolate(x, scale_factor=2, mode="nearest"))
+    up = {mode: Resample(mode, 7, up=True) for mode in ("nearest", "bilinear")}
+    assert torch.allclose(up["bilinear"](x), F.interpolate(x, scale_factor=2, mode="bilinear"), atol=1e-6)
+    assert torch.equal(up["nearest"](x), F.interpolate(x, scale_factor=2, mode="nearest"))
     y = torch.randn(2, 3, 14, 14)
+    down = {mode: Resample(mode, 14, up=False) for mode in ("nearest", "bilinear")}
     k = torch.tensor([1.0, 2.0, 1.0])
     blur = (k[:, None] * k[None, :] / 16).expand(3, 1, 3, 3)  # StyleGAN1's blur, then 2×2 pooling
     expected = F.avg_pool2d(F.conv2d(F.pad(y, (1, 1, 1, 1), mode="replicate"), blur, groups=3), 2)
-    assert torch.allclose(Downsample("bilinear")(y), expected, atol=1e-6)
-    assert torch.equal(Downsample("nearest")(y), F.avg_pool2d(y, 2))
+    assert torch.allclose(down["bilinear"](y), expected, atol=1e-6)
+    assert torch.allclose(down["nearest"](y), F.avg_pool2d(y, 2), atol=1e-6)
     # the transpose of bilinear up-sampling (away from the replicated edges): <down(y), x> = <y, up(x)> / 4
     x, y = torch.zeros(1, 1, 7, 7), torch.zeros(1, 1, 14, 14)
     x[..., 3, 3], y[..., 6:9, 6:9] = 1.0, torch.randn(3, 3)
-    assert torch.allclose((Downsample("bilinear")(y) * x).sum(), (y * Upsample("bilinear")(x)).sum() / 4)
+    assert torch.allclose((down["bilinear"](y) * x).sum(), (y * up["bilinear"](x)).sum() / 4)
     for name in ("A", "B"):
         a = arch(row(name))
-        expected_mode = "nearest" if name == "A" else "bilinear"
         G, D = a.generator(), a.discriminator()
-        assert {m.mode for m in of_type(G, Upsample) + of_type(D, Downsample)} == {expected_mode}
+        ups, downs = [m for m in of_type(G, Resample)], [m for m in of_type(D, Resample)]
+        assert [m.up for m in ups] == [True, True] and [m.up for m in downs] == [False, False]  # 7→14→28→14→7
+        assert {m.mode for m in ups + downs} == {"nearest" if name == "A" else "bilinear"}
+    assert "matrix" not in "".join(G.state_dict()) + "".join(D.state_dict())  # fixed: not saved
 
 
 def test_residual_discriminator():

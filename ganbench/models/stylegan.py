@@ -40,9 +40,8 @@ Generator, G(z) = synthesis(broadcast(mapping(z))):
 Up-sampling (``resample``): ``nearest`` is nearest-neighbour ×2 and D down-samples by 2×2 average pooling
 (ProGAN); ``bilinear`` is bilinear ×2 (StyleGAN1 wrote it as nearest-neighbour up-sampling followed by a
 [1, 2, 1]⊗[1, 2, 1]/16 blur, which is the same) and D filters with [1, 3, 3, 1]/8 at stride 2 (the blur before
-the pooling: the transpose of bilinear up-sampling). Edges are replicated. Both are computed as weighted sums of
-shifted slices: a depthwise blur convolution costs more than a 3×3 convolution at small widths on a CPU, and
-``F.interpolate(mode="bilinear")`` has no deterministic CUDA backward pass.
+the pooling: the transpose of bilinear up-sampling). Edges are replicated. All four are fixed per-axis matrices
+(``Resample``).
 
 Equalised learning rate (``equalized_lr``; Karras et al. 2018): weights are stored N(0, 1) and multiplied at run
 time by He's constant gain/√fan_in, so Adam's per-parameter steps move every layer at the same relative speed. A
@@ -197,57 +196,43 @@ class NoiseInput(nn.Module):
         return x + self.weight.to(x.dtype)[None, :, None, None] * noise
 
 
-def _shift(x: torch.Tensor, dim: int, step: int) -> torch.Tensor:
-    """x moved by one index along ``dim`` (step −1: element i holds x[i − 1]; +1: x[i + 1]), edges replicated."""
-    n = x.shape[dim]
-    if step < 0:
-        return torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, n - 1)], dim)
-    return torch.cat([x.narrow(dim, 1, n - 1), x.narrow(dim, n - 1, 1)], dim)
+def resampling_matrix(mode: str, n: int, up: bool) -> torch.Tensor:
+    """The per-axis linear map of ×2 up-sampling (2n × n) or ÷2 down-sampling (n/2 × n), edges replicated.
+
+    nearest: up repeats each row, down averages pairs (2×2 average pooling). bilinear: up gives outputs 2m and
+    2m + 1 as ¾x[m] + ¼x[m − 1] and ¾x[m] + ¼x[m + 1]; down gives (x[2m − 1] + 3x[2m] + 3x[2m + 1] + x[2m + 2])/8.
+    """
+    out = torch.zeros(2 * n if up else n // 2, n)
+
+    def add(row: int, col: int, weight: float) -> None:
+        out[row, min(max(col, 0), n - 1)] += weight
+
+    bilinear = mode == "bilinear"
+    for m in range(n if up else n // 2):
+        if up:  # (output row, input column, weight)
+            taps = [(2 * m, m, 0.75), (2 * m, m - 1, 0.25), (2 * m + 1, m, 0.75), (2 * m + 1, m + 1, 0.25)] \
+                if bilinear else [(2 * m, m, 1.0), (2 * m + 1, m, 1.0)]
+        else:
+            taps = [(m, 2 * m + d, w) for d, w in
+                    ([(-1, 0.125), (0, 0.375), (1, 0.375), (2, 0.125)] if bilinear else [(0, 0.5), (1, 0.5)])]
+        for row, col, weight in taps:
+            add(row, col, weight)
+    return out
 
 
-def _bilinear_up(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """×2 along ``dim``: outputs 2m and 2m + 1 are ¼x[m − 1] + ¾x[m] and ¾x[m] + ¼x[m + 1]."""
-    even = torch.lerp(x, _shift(x, dim, -1), 0.25)
-    odd = torch.lerp(x, _shift(x, dim, 1), 0.25)
-    return torch.stack([even, odd], dim + 1).flatten(dim, dim + 1)
+class Resample(nn.Module):
+    """×2 or ÷2 over both spatial axes of an n×n map: x → M x Mᵀ with M = ``resampling_matrix``. Two small
+    matrix products are cheaper on a CPU than a blur convolution, pooling or ``F.interpolate``, and unlike
+    bilinear ``F.interpolate`` they have a deterministic CUDA backward pass."""
 
-
-def _bilinear_down(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """÷2 along ``dim``: output m is (x[2m − 1] + 3x[2m] + 3x[2m + 1] + x[2m + 2]) / 8."""
-    pairs = x.unflatten(dim, (x.shape[dim] // 2, 2))
-    even, odd = pairs.select(dim + 1, 0), pairs.select(dim + 1, 1)
-    before = _shift(odd, dim, -1).narrow(dim, 1, even.shape[dim] - 1)  # x[2m − 1]; x[0] itself at the edge
-    before = torch.cat([even.narrow(dim, 0, 1), before], dim)
-    after = _shift(even, dim, 1).narrow(dim, 0, even.shape[dim] - 1)  # x[2m + 2]; x[n − 1] itself at the edge
-    after = torch.cat([after, odd.narrow(dim, odd.shape[dim] - 1, 1)], dim)
-    return (before + after + 3 * (even + odd)) * 0.125
-
-
-class Upsample(nn.Module):
-    """×2: nearest neighbour, or bilinear (StyleGAN1: nearest followed by the [1, 2, 1] blur, which is the same)."""
-
-    def __init__(self, resample: str):
+    def __init__(self, mode: str, n: int, up: bool):
         super().__init__()
-        self.mode = resample
+        self.mode, self.up = mode, up
+        self.register_buffer("matrix", resampling_matrix(mode, n, up), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "nearest":
-            return F.interpolate(x, scale_factor=2, mode="nearest")
-        return _bilinear_up(_bilinear_up(x, 2), 3)
-
-
-class Downsample(nn.Module):
-    """÷2: 2×2 average pooling, or for ``bilinear`` the [1, 3, 3, 1]/8 filter (the [1, 2, 1] blur then pooling:
-    the transpose of bilinear up-sampling). Even map sizes only."""
-
-    def __init__(self, resample: str):
-        super().__init__()
-        self.mode = resample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "nearest":
-            return F.avg_pool2d(x, 2)
-        return _bilinear_down(_bilinear_down(x, 2), 3)
+        m = self.matrix.to(x.dtype)
+        return m @ x @ m.T
 
 
 def _lrelu() -> nn.LeakyReLU:
@@ -298,12 +283,13 @@ class SynthesisLayer(nn.Module):
     """[×2 up-sampling] [3×3 convolution] → noise → bias → LeakyReLU → AdaIN / pixel norm; reads one w.
 
     ``style_op``: "adain" (style in the epilogue), "modulate" (style in the convolution) or None (no style:
-    pixel norm). ``conv: false`` (only for AdaIN and no style) makes the input layer's epilogue alone."""
+    pixel norm). ``conv: false`` (only for AdaIN and no style) makes the input layer's epilogue alone; ``up``: the
+    size of the map to up-sample first (0: none)."""
 
-    def __init__(self, c_in: int, c_out: int, w_dim: int, *, style_op: str | None, conv: bool, up: bool,
+    def __init__(self, c_in: int, c_out: int, w_dim: int, *, style_op: str | None, conv: bool, up: int,
                  noise: bool, resample: str, equalized: bool):
         super().__init__()
-        self.up = Upsample(resample) if up else nn.Identity()
+        self.up = Resample(resample, up, up=True) if up else nn.Identity()
         self.modulated = style_op == "modulate"
         if self.modulated:
             self.conv: nn.Module = ModulatedConv2d(c_in, c_out, 3, w_dim, equalized=equalized, demodulate=True)
@@ -458,14 +444,15 @@ class StyleGenerator(nn.Module):
 class DBlock(nn.Module):
     """3×3 conv → LReLU → ÷2 → 3×3 conv → LReLU; ``residual``: plus a ÷2 → 1×1 shortcut, the sum scaled 1/√2."""
 
-    def __init__(self, c_in: int, c_out: int, *, resample: str, equalized: bool, residual: bool):
+    def __init__(self, c_in: int, c_out: int, size: int, *, resample: str, equalized: bool, residual: bool):
         super().__init__()
         self.branch = nn.Sequential(
-            ScaledConv2d(c_in, c_in, 3, equalized=equalized), _lrelu(), Downsample(resample),
+            ScaledConv2d(c_in, c_in, 3, equalized=equalized), _lrelu(), Resample(resample, size, up=False),
             ScaledConv2d(c_in, c_out, 3, equalized=equalized), _lrelu(),
         )
-        self.shortcut = nn.Sequential(Downsample(resample), ScaledConv2d(c_in, c_out, 1, equalized=equalized,
-                                                                         gain=1.0, bias=False)) if residual else None
+        self.shortcut = nn.Sequential(
+            Resample(resample, size, up=False), ScaledConv2d(c_in, c_out, 1, equalized=equalized, gain=1.0, bias=False),
+        ) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.shortcut is None:
@@ -566,7 +553,7 @@ class StyleGAN(Architecture):
         mapping = MappingNetwork(self.z_dim, w_dim, int(o["mapping_layers"]), float(o["mapping_lr_mult"]), eq)
         start = ConstInput(ch[0], levels[0]) if o["const_input"] else DenseInput(w_dim, ch[0], levels[0], eq)
 
-        def layer(c_in: int, c_out: int, conv: bool = True, up: bool = False) -> SynthesisLayer:
+        def layer(c_in: int, c_out: int, conv: bool = True, up: int = 0) -> SynthesisLayer:
             return SynthesisLayer(c_in, c_out, w_dim, style_op=style_op, conv=conv, up=up, noise=bool(o["noise"]),
                                   resample=o["resample"], equalized=eq)
 
@@ -574,8 +561,8 @@ class StyleGAN(Architecture):
             layers = [layer(ch[0], ch[0])]
         else:  # StyleGAN1/ProGAN: the input's epilogue, then a convolution
             layers = [layer(ch[0], ch[0], conv=False), layer(ch[0], ch[0])]
-        for c_in, c_out in zip(ch, ch[1:]):
-            layers += [layer(c_in, c_out, up=True), layer(c_out, c_out)]
+        for c_in, c_out, size in zip(ch, ch[1:], levels):
+            layers += [layer(c_in, c_out, up=size), layer(c_out, c_out)]
         to_rgb = ToRGB(ch[-1], self.shape[0], w_dim, modulated=style_op == "modulate", equalized=eq)
         return StyleGenerator(mapping, Synthesis(start, layers, to_rgb, styles), mixing=float(o["mixing"]),
                               truncation=float(o["truncation"]), w_avg_beta=float(o["w_avg_beta"]),
@@ -587,8 +574,9 @@ class StyleGAN(Architecture):
         levels = self._levels()[::-1]  # image size first
         ch = [self._channels(int(o["ch_d"]), r) for r in levels]
         layers: list[nn.Module] = [_plain_init(nn.Conv2d(self.shape[0], ch[0], 1), LRELU_GAIN), _lrelu()]
-        for c_in, c_out in zip(ch, ch[1:]):
-            layers.append(DBlock(c_in, c_out, resample=o["resample"], equalized=eq, residual=bool(o["d_residual"])))
+        for c_in, c_out, size in zip(ch, ch[1:], levels):
+            layers.append(DBlock(c_in, c_out, size, resample=o["resample"], equalized=eq,
+                                 residual=bool(o["d_residual"])))
         last, size = ch[-1], levels[-1]
         layers += [ScaledConv2d(last, last, 3, equalized=eq), _lrelu(), nn.Flatten(),
                    ScaledLinear(last * size * size, last, equalized=eq, gain=LRELU_GAIN), _lrelu(),
