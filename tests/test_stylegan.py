@@ -17,14 +17,24 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from ganbench.config import SETTINGS_DEFAULTS, merge
+from ganbench.config import SETTINGS_DEFAULTS, Config, merge
 from ganbench.data import load_prepared, make_builder, prepare_dataset
 from ganbench.errors import ConfigError
 from ganbench.metrics.evaluate import load_generator
 from ganbench.models import ARCHITECTURES
-from ganbench.models.stylegan import (AdaIN, ConstInput, DBlock, DenseInput, ModulatedConv2d,
-                                      NoiseInput, PixelNorm, Resample, ScaledConv2d, ScaledLinear,
-                                      StyleGenerator)
+from ganbench.models.stylegan import (
+    AdaIN,
+    ConstInput,
+    DBlock,
+    DenseInput,
+    ModulatedConv2d,
+    NoiseInput,
+    PixelNorm,
+    Resample,
+    ScaledConv2d,
+    ScaledLinear,
+    StyleGenerator,
+)
 from ganbench.train import checkpoint
 from ganbench.train.conditioning import LabelledSampler
 from ganbench.train.gan import GAN
@@ -369,6 +379,17 @@ def test_invalid_options_name_their_key():
     for options, key in cases:
         with pytest.raises(ConfigError, match=rf"architecture\.{key}"):
             arch(options)
+
+
+def test_table1_rows_as_config_variants():
+    variants = [{"name": name, "architecture": {"name": "stylegan", **row(name)}} for name in ROWS]
+    raw = {"seeds": [0], "datasets": {"fashion_mnist": {}, "ring8": {}}, "defaults": {"z_dim": Z}, "variants": variants}
+    config = Config(raw)
+    assert [r.dataset for r in config.runs()] == ["fashion_mnist"] * 6  # 2-D points are not images
+    assert config.settings("C")["architecture"]["styles"] is True
+    variants[1]["architecture"]["const_input"] = True  # B has no styles
+    with pytest.raises(ConfigError, match=r"variants\[1\]\.architecture\.const_input"):
+        Config(raw)
 
 
 # ---------------------------------------------------------------------------------------------------- tricks on D and G

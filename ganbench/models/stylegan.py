@@ -47,7 +47,9 @@ Equalised learning rate (``equalized_lr``; Karras et al. 2018): weights are stor
 time by He's constant gain/√fan_in, so Adam's per-parameter steps move every layer at the same relative speed. A
 learning-rate multiplier λ stores weights ×1/λ and scales them by λ at run time. A weight that spectral norm
 reparametrises is used as it comes (its scale is σ's to decide). Without equalisation the same effective weights
-are initialised directly.
+are initialised directly. Equalised layers want the papers' learning rates (1e-3 to 2e-3, Adam β = (0, 0.99)):
+Adam's steps are the same size in parameter units, so at DCGAN's 2e-4 weights stored at N(0, 1) change about an
+order of magnitude more slowly, relative to their size, than He-initialised ones.
 
 Training-time behaviour (``G.train()``): the running mean of w is tracked in the buffer ``w_avg`` (decay
 ``w_avg_beta``, in the state dict and so in ``generator.pt``), and with probability ``mixing`` per sample two
@@ -57,8 +59,9 @@ latents are drawn and the synthesis switches from the first w to the second at a
 evaluation (the paper's Table 2).
 
 The mixing partner of a conditional sample keeps its label: the codes of a conditional GAN end in a one-hot label
-(``ganbench.train.conditioning``), which the architecture cannot tell from noise by its size alone, so a code
-whose last ``num_classes`` entries are exactly one-hot keeps them (Gaussian noise never is).
+(``ganbench.train.conditioning``). The architecture is not told whether the GAN is conditional (it gets the code
+size and the dataset's class count), so a code whose last ``num_classes`` entries are exactly one-hot keeps them;
+Gaussian noise never is.
 
 Discriminator: fromRGB (1×1) at the image size, then per resolution two 3×3 convolutions and a down-sampling
 (``d_residual: true``: with a 1×1 shortcut, summed with the branch and scaled by 1/√2, as in StyleGAN2), a 3×3
@@ -70,13 +73,12 @@ with the effective weights equalisation would give them, not scaled at run time.
 
 Channels: ``ch_g``/``ch_d`` up to 16×16 maps, halved for every doubling above (32 px: ½, 64 px: ¼), like the
 paper's fmap_base/fmap_max plan at small sizes. 28 px starts at 7×7, as DCGAN and ResNet here do (7 → 14 → 28):
-cropping a 32 px synthesis would spend a quarter of the last layers on a border that D never judges.
+cropping a 32 px synthesis would spend about a quarter of the last layers on a border that D never judges.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -473,7 +475,7 @@ class StyleGAN(Architecture):
     """Options (defaults: the paper's configuration F): see the module docstring."""
 
     kinds = ("image",)
-    defaults: dict[str, Any] = {
+    defaults = {
         "ch_g": 256, "ch_d": 256, "w_dim": None,
         "mapping_layers": 8, "mapping_lr_mult": 0.01,
         "styles": True, "style_op": "adain", "const_input": True, "noise": True, "mixing": 0.9,
