@@ -69,13 +69,15 @@ def _named(value: Any) -> dict[str, Any]:
 
 def merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``delta`` over ``base``. A component dict whose ``name`` changes replaces the old one whole
-    (its options belong to the old component); ``None`` in ``tricks`` removes a trick set by the base."""
+    (its options belong to the old component), one without a ``name`` sets options of the old one; ``None`` in
+    ``tricks`` removes a trick set by the base."""
     out = copy.deepcopy(base)
     for key, value in delta.items():
         if key in _NAMED:
             value = _named(value)
             old = _named(out.get(key, {"name": None}))
-            out[key] = {**old, **value} if old.get("name") == value["name"] else value
+            # options without a name adjust the component already chosen; a new name replaces it whole
+            out[key] = {**old, **value} if value.get("name", old.get("name")) == old.get("name") else value
         elif key == "tricks":
             tricks = dict(out.get("tricks") or {})
             for name, opts in (value or {}).items():
@@ -153,11 +155,31 @@ class Config:
         return {name: self.dataset_builder(name) for name in self.datasets}
 
     def settings(self, variant: str) -> dict[str, Any]:
-        """The variant's full training settings: defaults with the variant's delta merged in."""
-        for delta in self.raw["variants"]:
+        """The variant's full training settings: its delta merged over ``defaults``, or over the resolved settings
+        of the variant it ``extends`` (a cumulative chain, each row a delta over the one before; the parent's
+        ``label`` is not inherited)."""
+        return self._resolve(variant, ())
+
+    def _delta(self, variant: str) -> tuple[int, dict[str, Any]]:
+        for i, delta in enumerate(self.raw["variants"]):
             if delta["name"] == variant:
-                return merge(self.defaults, delta)
+                return i, delta
         raise ConfigError(f"variants: no variant {variant!r}; have {', '.join(self.variant_names)}")
+
+    def _resolve(self, variant: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        i, delta = self._delta(variant)
+        parent = delta.get("extends")
+        if parent is None:
+            return merge(self.defaults, delta)
+        key = f"variants[{i}].extends"
+        if parent not in self.variant_names:
+            raise ConfigError(f"{key}: no variant {parent!r} to extend; have {', '.join(self.variant_names)}")
+        if parent in (*chain, variant):
+            loop = chain[chain.index(parent):] if parent in chain else ()
+            cycle = " → ".join((*loop, variant, parent))
+            raise ConfigError(f"{key}: the chain of `extends` has a cycle: {cycle}")
+        base = {k: v for k, v in self._resolve(parent, (*chain, variant)).items() if k != "label"}
+        return merge(base, {k: v for k, v in delta.items() if k != "extends"})
 
     def runtime_of(self, variant: str) -> dict[str, Any]:
         """The runtime switches a variant trains with: the top-level ``runtime`` with the variant's own (or
@@ -201,7 +223,7 @@ class Config:
             if name in seen:
                 raise ConfigError(f"{key}.name: duplicate variant name {name!r}")
             seen.add(name)
-            settings = merge(self.defaults, delta)
+            settings = self.settings(name)
             arch_cls = _architecture_class(settings, key)
             loss_cls = LOSSES.get(settings["loss"]["name"], key=f"{key}.loss.name")
             loss_cls({k: v for k, v in settings["loss"].items() if k != "name"}, f"{key}.loss")
@@ -225,7 +247,7 @@ class Config:
                     raise ConfigError(f"{key}.tricks.pacgan: packing stacks several samples into one D input, "
                                       "which the projection discriminator cannot split into image and label; "
                                       "use conditional: concat")
-            for dataset in delta.get("datasets", []):
+            for dataset in settings.get("datasets", []):
                 if dataset not in builders:
                     raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
                 if conditional != "none" and not builders[dataset].num_classes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 
 import pytest
@@ -117,3 +118,57 @@ def test_evaluate_command_names_mismatched_run_lists(tmp_path, capsys, monkeypat
                  "--data", "d.npz", *extra])
     assert code == 1 and message in capsys.readouterr().err
     assert {p.name for p in tmp_path.iterdir()} == inputs
+
+
+# ---------------------------------------------------------------------------------------------- extends
+CHAIN = {
+    "seeds": [0], "datasets": {"ring8": {}},
+    "defaults": {"architecture": {"name": "mlp", "hidden": 32}, "steps": 100},
+    "variants": [
+        {"name": "A", "label": "A baseline", "loss": "minimax", "datasets": ["ring8"]},
+        {"name": "B", "extends": "A", "label": "B + EMA", "tricks": {"ema": {"decay": 0.99}}},
+        {"name": "C", "extends": "B", "tricks": {"ema": {"start": 10}, "spectral_norm": True},
+         "architecture": {"hidden": 48}},
+        {"name": "D", "extends": "C", "tricks": {"ema": None}, "loss": {"name": "wgan-gp", "gp_weight": 5.0}},
+    ],
+}
+FLAT = {**CHAIN, "variants": [
+    {"name": "A", "label": "A baseline", "loss": "minimax", "datasets": ["ring8"]},
+    {"name": "B", "label": "B + EMA", "loss": "minimax", "datasets": ["ring8"], "tricks": {"ema": {"decay": 0.99}}},
+    {"name": "C", "loss": "minimax", "datasets": ["ring8"], "architecture": {"hidden": 48},
+     "tricks": {"ema": {"decay": 0.99, "start": 10}, "spectral_norm": True}},
+    {"name": "D", "loss": {"name": "wgan-gp", "gp_weight": 5.0}, "datasets": ["ring8"],
+     "architecture": {"hidden": 48}, "tricks": {"spectral_norm": True}},
+]}
+
+
+def test_extends_chains_merge_exactly_as_the_flat_config_written_out():
+    chain, flat = Config(CHAIN), Config(FLAT)
+    for name in "ABCD":
+        assert chain.settings(name) == flat.settings(name), name
+    assert chain.label("C") == "C"  # a label is not inherited
+    assert chain.settings("C")["architecture"] == {"name": "mlp", "hidden": 48}  # options without a name adjust
+    assert chain.settings("D")["loss"] == {"name": "wgan-gp", "gp_weight": 5.0}  # a new name replaces the component
+
+
+@pytest.mark.parametrize("variants, message", [
+    ([{"name": "A", "extends": "Z"}], "variants[0].extends: no variant 'Z' to extend"),
+    ([{"name": "A", "extends": "A"}], "variants[0].extends: the chain of `extends` has a cycle: A → A"),
+    ([{"name": "A", "extends": "B"}, {"name": "B", "extends": "A"}], "cycle: A → B → A"),
+    ([{"name": "A"}, {"name": "B", "extends": "A", "architecture": {"depth": 3}}], "variants[1].architecture.depth"),
+])
+def test_bad_extends_chains_are_refused_naming_the_key(variants, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Config({**CHAIN, "variants": variants})
+
+
+def test_editing_a_parent_changes_the_identity_of_every_run_below_it():
+    """`extends` is resolved before the run identity is taken: an edit of row B retrains B, C and D, not A."""
+    from ganbench import specs
+
+    edited = copy.deepcopy(CHAIN)
+    edited["variants"][1]["optimizer"] = {"lr_d": 1e-3}
+    before, after = Config(CHAIN), Config(edited)
+    changed = {v for v in "ABCD" if specs.train_param(specs.train_spec(before, "ring8", v, 0))
+               != specs.train_param(specs.train_spec(after, "ring8", v, 0))}
+    assert changed == {"B", "C", "D"}
