@@ -5,9 +5,10 @@ Validation happens in two layers, both before any job starts:
 
 1. the JSON schema (``ganbench/schemas/config.schema.yaml``, also used by the Snakefile through
    ``snakemake.utils.validate``): structure, types, ranges, unknown keys;
-2. ``check``: names against the registries (datasets, architectures, losses, tricks), options of each component,
-   duplicate variant names, and combinations (an architecture that cannot model a dataset, a trick that does not
-   fit the loss).
+2. ``check``: names against the registries (datasets, architectures, losses, tricks), options of each component
+   (type and declared range, ``ganbench.options``), duplicate variant names, and combinations (an architecture that
+   cannot model a dataset, a trick that does not fit the loss, what a loss's paper rules out: the components'
+   ``validate``).
 
 Every error is a ConfigError whose message starts with the offending key, e.g. ``variants[2].loss.name: ...``.
 """
@@ -232,12 +233,13 @@ class Config:
                 raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
                                   f"{settings['architecture']['name']!r} trains a non-adversarial "
                                   f"{arch_cls.training_model} (remove it, e.g. `tricks: {{{trick}: null}}`)")
+            trick_classes = {}
             for trick, options in (settings.get("tricks") or {}).items():
                 trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
                 if options is not None and not isinstance(options, (dict, bool)):
                     raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
                 trick_cls(options if isinstance(options, dict) else {}, f"{key}.tricks.{trick}")
-                trick_cls.validate(settings, f"{key}.tricks.{trick}")
+                trick_classes[trick] = trick_cls
             conditional = settings.get("conditional", "none")
             if conditional != "none":
                 if arch_cls.training_model != "gan":
@@ -264,6 +266,12 @@ class Config:
             if not self.variant_datasets(name):
                 raise ConfigError(f"{key}: architecture {settings['architecture']['name']!r} fits none of the "
                                   f"datasets ({', '.join(builders)})")
+            # combinations, once every component's own options are known to be valid
+            if arch_cls.training_model == "gan":
+                loss_cls.validate(settings, f"{key}.loss")
+            for trick, trick_cls in trick_classes.items():
+                trick_cls.validate(settings, f"{key}.tricks.{trick}")
+
         from ganbench.metrics.extractors import check_options
 
         check_options(self.evaluation)

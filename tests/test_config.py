@@ -55,6 +55,41 @@ BAD = [
      "variants[1].tricks.label_smoothing", "real target"),
     ("missing variants", with_change("variants", "-"), "(top level)", "variants"),
     ("bad variant name", with_change("variants.0.name", "a/b"), "variants[0].name", "does not match"),
+    # what the papers rule out (issue 14)
+    ("WGAN without a Lipschitz constraint", with_change("variants.0.loss", "wgan"), "variants[0].loss", "Lipschitz"),
+    ("weight clipping with WGAN-GP", with_change("variants.3.loss", "wgan-gp"), "variants[3].tricks.weight_clip",
+     "gradient penalty"),
+    ("weight clipping with a gradient-penalty trick", with_change("variants.3.tricks.gradient_penalty", True),
+     "variants[3].tricks.weight_clip", "gradient penalty"),
+    ("WGAN-GP critic with batch normalisation", with_change("variants.1", {
+        "name": "gp", "loss": "wgan-gp", "architecture": {"name": "dcgan", "width": 8}, "datasets": ["fashion_mnist"]}),
+     "variants[1].loss", "batch normalisation"),
+    ("gradient-penalty trick on a batch-normalised critic", with_change("variants.1", {
+        "name": "gp", "loss": "hinge", "tricks": {"gradient_penalty": True}, "architecture": {"name": "dcgan"},
+        "datasets": ["fashion_mnist"]}), "variants[1].tricks.gradient_penalty", "batchnorm_d: false"),
+    ("both batch and layer norm in D", with_change("variants.1", {
+        "name": "ln", "architecture": {"name": "dcgan", "layernorm_d": True}, "datasets": ["fashion_mnist"]}),
+     "variants[1].architecture.layernorm_d", "batchnorm_d: false"),
+    # impossible option values, refused by the check with the option's key path and valid range
+    ("negative instance noise", with_change("variants.1.tricks", {"instance_noise": {"sigma": -1}}),
+     "variants[1].tricks.instance_noise.sigma", "a number >= 0"),
+    ("real target above 1", with_change("variants.1.tricks", {"label_smoothing": {"real_target": 1.5}}),
+     "variants[1].tricks.label_smoothing.real_target", "a number in (0, 1]"),
+    ("replay fraction outside [0, 1]", with_change("variants.1.tricks", {"experience_replay": {"fraction": -0.1}}),
+     "variants[1].tricks.experience_replay.fraction", "a number in [0, 1]"),
+    ("zero unrolling steps", with_change("variants.1.tricks", {"unrolled": {"steps": 0}}),
+     "variants[1].tricks.unrolled.steps", "an integer >= 1"),
+    ("packing of zero samples", with_change("variants.1.tricks", {"pacgan": {"packing": 0}}),
+     "variants[1].tricks.pacgan.packing", "an integer >= 1"),
+    ("negative gradient-penalty weight", with_change("variants.1.loss", {"name": "wgan-gp", "gp_weight": -1.0}),
+     "variants[1].loss.gp_weight", "a number > 0"),
+    # optimizers per network
+    ("unknown optimizer for G", with_change("variants.0.optimizer", {"g": {"name": "adamw"}}),
+     "variants[0].optimizer.g.name", "adamw"),
+    ("negative weight decay of D", with_change("variants.0.optimizer", {"d": {"weight_decay": -1e-4}}),
+     "variants[0].optimizer.d.weight_decay", "minimum"),
+    ("learning rate inside a network's block", with_change("variants.0.optimizer", {"d": {"lr": 1e-3}}),
+     "variants[0].optimizer.d", "lr"),
 ]
 
 
@@ -65,6 +100,27 @@ def test_bad_config_names_the_key(what, raw, key, hint):
     message = str(err.value)
     assert key in message, message
     assert hint in message, message
+
+
+def test_gradient_penalty_with_layer_norm_and_per_network_optimizers_are_accepted():
+    raw = with_change("variants.1", {"name": "gp", "loss": "wgan-gp", "datasets": ["fashion_mnist"],
+                                     "architecture": {"name": "dcgan", "width": 8, "batchnorm_d": False,
+                                                      "layernorm_d": True},
+                                     "optimizer": {"name": "adam", "g": {"name": "rmsprop"},
+                                                   "d": {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}}})
+    settings = Config(raw).settings("gp")
+    assert settings["optimizer"]["d"] == {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}
+
+
+def test_check_command_refuses_impossible_options_before_training(tmp_path, capsys):
+    """Option ranges are checked by `ganbench check` (and so by the Snakefile), not first inside a training job."""
+    from ganbench.cli import main
+
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(with_change("variants.1.tricks", {"label_smoothing": {"real_target": 1.5}})))
+    assert main(["check", "--config", str(cfg)]) == 2
+    assert "variants[1].tricks.label_smoothing.real_target: expected a number in (0, 1], got 1.5" in \
+        capsys.readouterr().err
 
 
 def test_tiny_and_shipped_configs_are_valid():

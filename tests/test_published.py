@@ -218,7 +218,9 @@ def test_lucic_column_needs_the_protocols_architecture(tmp_path):
     published = load_published()
     raw = {"seeds": [0, 1], "datasets": {"fashion_mnist": {}},
            "defaults": {"architecture": {"name": "dcgan", "width": 8}, "steps": 10},
-           "variants": [{"name": "ns-gan", "label": "NS GAN"}, {"name": "wgan-gp", "loss": "wgan-gp"},
+           "variants": [{"name": "ns-gan", "label": "NS GAN"},
+                        {"name": "wgan-gp", "loss": "wgan-gp",  # a gradient penalty needs a critic without BatchNorm
+                         "architecture": {"name": "dcgan", "width": 8, "batchnorm_d": False, "layernorm_d": True}},
                         {"name": "lsgan", "loss": "lsgan", "architecture": {"name": "mlp", "hidden": 16}}]}
     config = Config(raw)
     df = pd.DataFrame([{"dataset": "fashion_mnist", "variant": v, "seed": s, "status": "ok", "kind": "image",

@@ -59,6 +59,25 @@ def test_outputs_of_a_run(ring8_npz, tmp_path):
     assert not list(run.rglob(".tmp-*")), "a temp file was left behind"
 
 
+def test_log_of_an_older_run_stays_readable_after_a_new_column(ring8_npz, tmp_path):
+    """log.csv gained trick statistics (``replay_age``); a run whose log was written without that column resumes,
+    and the log reads back with the old rows empty in the new column."""
+    from ganbench.train.gan import STAT_NAMES
+
+    assert "replay_age" in STAT_NAMES
+    run = tmp_path / "run"
+    train_run(merge(SETTINGS, {"steps": 40, "checkpoint_every": 20}), ring8_npz, run, 0, threads=1)
+    old = pd.read_csv(run / "log.csv")
+    old.drop(columns=[c for c in STAT_NAMES if c not in LOSS_COLUMNS]).to_csv(run / "log.csv", index=False)
+    result = train_run(merge(SETTINGS, {"steps": 60, "checkpoint_every": 20}), ring8_npz, run, 0, threads=1)
+    assert result["status"] == "ok" and result["resumed_from"] == 40
+    log = pd.read_csv(run / "log.csv")
+    assert log["step"].tolist() == list(range(10, 61, 10))
+    assert log.loc[log["step"] <= 40, "replay_age"].isna().all()
+    assert (log.loc[log["step"] > 40, "replay_age"] == 0.0).all()  # no experience replay in this run
+    assert log[LOSS_COLUMNS].notna().all().all()
+
+
 def _cli_config(tmp_path: Path, steps: int) -> Path:
     cfg = {
         "seeds": [0],

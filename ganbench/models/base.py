@@ -55,6 +55,13 @@ class Architecture(ABC):
             reason = f"needs square {names} pixel images, not {shape[1]}×{shape[2]}"
         return reason
 
+    @classmethod
+    def d_batch_norm(cls, options: dict[str, Any]) -> bool:
+        """Whether the discriminator built with these (already checked) options normalises over the batch
+        (BatchNorm): its output for one sample then depends on the others, which a per-sample gradient penalty rules
+        out. The families without BatchNorm in D keep this default."""
+        return False
+
     @abstractmethod
     def generator(self) -> nn.Module: ...
 

@@ -7,6 +7,14 @@ never waits for the device; the Trainer collects them and syncs once per ``log_e
 There is a list of discriminators ``Ds`` (one unless the ``multi_d`` trick adds more), each with its own optimizer;
 every one is trained on the same batch and G minimises the mean of its losses against them. ``D`` and ``opt_d``
 name the first. Tricks act only through the hooks of ``ganbench.tricks.base``: the step has no trick-specific code.
+Whatever any discriminator reads passes through ``perceived`` (the tricks' ``critic_inputs``, e.g. instance noise),
+in D's steps and in G's.
+
+G and the discriminators each have their own optimizer settings (``optimizer.g``/``optimizer.d`` over the shared
+ones, see ``ganbench.train.optim.network_settings``): a different optimizer or weight decay per network.
+
+``STAT_NAMES`` are the log's columns: the step's own statistics, then those every registered trick declares in
+``stat_names`` (a run without that trick logs 0 there).
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ from torch import nn
 from ganbench.losses import LOSSES
 from ganbench.models import ARCHITECTURES
 from ganbench.train.conditioning import conditioning_of
-from ganbench.train.optim import make_optimizer
-from ganbench.tricks import build_tricks
+from ganbench.train.optim import make_optimizer, network_settings
+from ganbench.tricks import TRICKS, build_tricks
 
-STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "critic_gap", "penalty")
+STEP_STATS = ("loss_d", "loss_g", "d_real", "d_fake", "critic_gap", "penalty")
+STAT_NAMES = STEP_STATS + tuple(stat for name in TRICKS.names() for stat in TRICKS.get(name).stat_names)
 
 
 class GAN:
@@ -57,10 +66,17 @@ class GAN:
         for trick in self.tricks:
             trick.on_models(self)
             trick.on_loss(self.loss)
-        self.opt_g = make_optimizer(self.G.parameters(), self.lr_g, settings["optimizer"])
+        self.opt_g = make_optimizer(self.G.parameters(), self.lr_g, self.optimizer_settings("g"))
         self.opt_ds = [self.new_d_optimizer(D) for D in self.Ds]
         for trick in self.tricks:
             trick.on_optimizers(self)
+        # statistics no active trick provides are logged as 0
+        provided = {stat for trick in self.tricks for stat in trick.stat_names}
+        if not provided <= set(STAT_NAMES):
+            raise ValueError(f"trick statistics {sorted(provided - set(STAT_NAMES))} are not in STAT_NAMES: register "
+                             f"the trick (ganbench/tricks/__init__.py) before ganbench.train.gan is imported")
+        self._zero = torch.zeros((), device=device)
+        self._absent_stats = [name for name in STAT_NAMES[len(STEP_STATS):] if name not in provided]
 
     # ------------------------------------------------------------------ construction helpers
     @property
@@ -78,9 +94,13 @@ class GAN:
             D = trick.on_discriminator(D, self)
         return D.to(self.device)
 
+    def optimizer_settings(self, net: str) -> dict[str, Any]:
+        """The optimizer settings of network ``net``: "g" or "d" (every discriminator)."""
+        return network_settings(self.settings["optimizer"], net)
+
     def new_d_optimizer(self, D: nn.Module) -> torch.optim.Optimizer:
-        """An optimizer for ``D`` with the configured settings (``lr_d``)."""
-        return make_optimizer(D.parameters(), self.lr_d, self.settings["optimizer"])
+        """An optimizer for ``D`` with the configured settings (``lr_d``, ``optimizer.d``)."""
+        return make_optimizer(D.parameters(), self.lr_d, self.optimizer_settings("d"))
 
     @property
     def D(self) -> nn.Module:
@@ -111,6 +131,12 @@ class GAN:
             return x
         return self.conditioning.attach(x, self.conditioning.one_hot(labels))
 
+    def perceived(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as a discriminator reads it: every trick's ``critic_inputs`` applied (instance noise)."""
+        for trick in self.tricks:
+            x = trick.critic_inputs(x, self)
+        return x
+
     # ------------------------------------------------------------------ discriminator
     def d_objective(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,7 +145,8 @@ class GAN:
         real_logits, fake_logits = D(real), D(fake)
         total = self.loss.d_loss(real_logits, fake_logits)
         penalty = torch.zeros((), device=real.device)
-        terms = [self.loss.penalty(D, real, fake), *(t.d_penalty(D, real, fake, self) for t in self.tricks)]
+        terms = [self.loss.penalty(D, real, fake, self.conditioning),
+                 *(t.d_penalty(D, real, fake, self) for t in self.tricks)]
         for term in terms:
             if term is not None:
                 penalty = penalty + term
@@ -162,6 +189,7 @@ class GAN:
                 fake = self.generate(z)
         for trick in self.tricks:
             real, fake = trick.d_inputs(real, fake, self)
+        real, fake = self.perceived(real), self.perceived(fake)
         stats = [self.update_d(D, opt, real, fake) for D, opt in zip(self.Ds, self.opt_ds)]
         if len(stats) == 1:
             return stats[0], kept
@@ -180,6 +208,7 @@ class GAN:
         their parameters are frozen for the backward pass."""
         if fake is None:
             fake = self.generate(self.sample_z(self.batch_size))
+        fake = self.perceived(fake)
         critics = [self.g_critic(D) for D in self.Ds]
         for critic in critics:
             critic.requires_grad_(False)
@@ -206,6 +235,10 @@ class GAN:
         for i in range(self.d_steps):
             stats, fake = self.d_step(next_real(), keep_fake=i == self.d_steps - 1)
         stats["loss_g"] = self.g_step(fake)
+        for trick in self.tricks:
+            stats.update(trick.stats(self))
+        for name in self._absent_stats:
+            stats[name] = self._zero
         self.step += 1
         return stats
 

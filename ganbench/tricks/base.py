@@ -1,8 +1,10 @@
 """Training tricks as composable hooks.
 
 A trick is one config key under ``tricks:`` (``tricks: {label_smoothing: {real_target: 0.9}}``) and one small
-class. The GAN calls every active trick at fixed points, so any subset combines with any loss and architecture
-without a branch in the loop. All hooks default to "do nothing":
+class. Its options are ``defaults`` (each option with its default value) and ``ranges`` (the values each numeric or
+enumerated option may take, ``ganbench.options.Range``/``Choice``): both are checked when the config is checked.
+The GAN calls every active trick at fixed points, so any subset combines with any loss and architecture without a
+branch in the loop. All hooks default to "do nothing":
 
 construction (``GAN.__init__``)
 - ``validate(settings, key)``        reject incompatible combinations before any job starts (ConfigError);
@@ -13,8 +15,14 @@ construction (``GAN.__init__``)
 - ``on_loss(loss)``                  adjust the loss (one-sided label smoothing moves the real target);
 - ``on_optimizers(gan)``             once the optimizers exist (learning-rate schedules);
 
+what every critic sees (``GAN.perceived``)
+- ``critic_inputs(x, gan) -> x``     perturb a batch on its way into a discriminator (instance noise). Applied to
+                                      every D input: both batches of each D step (after ``d_inputs``), the fake
+                                      batch of G's step, and the batches of the unrolled D updates. Keep it free of
+                                      state: it runs more than once per step;
+
 one discriminator step (``GAN.d_step``, then ``GAN.update_d`` for each discriminator)
-- ``d_inputs(real, fake, gan)``      change what D sees (instance noise, experience replay);
+- ``d_inputs(real, fake, gan)``      choose what D is trained on (experience replay); D's step only;
 - ``d_penalty(D, real, fake, gan)``  an extra regulariser added to D's loss, or None (gradient penalty);
 - ``before_d_step(D, gan)``          gradients are ready, the optimizer has not stepped (gradient clipping);
 - ``after_d_step(D, gan)``           after D's optimizer step (weight clipping);
@@ -24,17 +32,31 @@ one generator step (``GAN.g_step``)
 - ``before_g_step(gan)``             gradients are ready, the optimizer has not stepped (gradient clipping);
 - ``after_g_step(gan)``              after G's optimizer step (EMA of G's weights, learning-rate schedules);
 
+statistics
+- ``stats(gan) -> {name: 0-d tensor}`` the trick's own per-step statistics (experience replay: the mean age of the
+                                      replayed fakes), logged as columns of ``log.csv``. Every name must be listed
+                                      in the class's ``stat_names``, which ``ganbench.train.gan.STAT_NAMES`` collects
+                                      from all registered tricks; a run without the trick logs 0 there. Return
+                                      tensors, never Python numbers: the step must not wait for the device;
+
 checkpoints
 - ``state_dict``/``load_state_dict`` anything a resumed run needs (replay buffers, EMA weights, schedulers). Only
                                       tensors, numbers, strings, None, lists and dicts: checkpoints load with
                                       ``torch.load(weights_only=True)``.
 
 The per-discriminator hooks take the discriminator they act on, so they apply equally to every D of ``multi_d``
-and to the throw-away copy that ``unrolled`` advances.
+and to the throw-away copy that first-order ``unrolled`` advances. Second-order unrolling differentiates through
+functional D updates: ``d_penalty`` acts there too, while ``before_d_step``/``after_d_step`` (which change a
+network in place) cannot, so the config check refuses such tricks with it.
 
 Tricks run in ascending ``order`` and, among equals, in config order. Tricks that restructure a network use
-``ORDER_STRUCTURE`` so that reparametrisations (spectral norm, ``ORDER_DEFAULT``) see the final layers; experience
-replay uses ``ORDER_SOURCE`` so that instance noise also perturbs the replayed fakes.
+``ORDER_STRUCTURE`` so that reparametrisations (spectral norm, ``ORDER_DEFAULT``) see the final layers. Perturbations
+(``critic_inputs``) always come after the choice of inputs (``d_inputs``), so instance noise also perturbs the fakes
+that experience replay brings back.
+
+A few class attributes describe a trick to the config check of other components: ``lipschitz`` names the
+constraint a trick puts on the critic (weight clipping, a gradient penalty, spectral normalisation), which the
+Wasserstein loss requires; ``gradient_penalty`` marks a per-sample gradient penalty on D.
 """
 
 from __future__ import annotations
@@ -44,7 +66,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from ganbench.options import resolve_options
+from ganbench.options import Constraint, resolve_options
 from ganbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -54,18 +76,21 @@ if TYPE_CHECKING:
 TRICKS: Registry[type["Trick"]] = Registry("trick")
 
 ORDER_STRUCTURE = -10  # tricks that add or replace layers
-ORDER_SOURCE = -10  # tricks that choose what D sees, before those that perturb it
 ORDER_DEFAULT = 0
 
 
 class Trick:
     defaults: ClassVar[dict[str, Any]] = {}
+    ranges: ClassVar[dict[str, Constraint]] = {}
     citation: ClassVar[str] = ""
     order: ClassVar[int] = ORDER_DEFAULT
+    stat_names: ClassVar[tuple[str, ...]] = ()
+    lipschitz: ClassVar[str | None] = None  # the Lipschitz constraint this trick puts on D, if any
+    gradient_penalty: ClassVar[bool] = False
 
     def __init__(self, options: dict | None, key: str):
         self.key = key
-        self.options = resolve_options(self.defaults, options, key)
+        self.options = resolve_options(self.defaults, options, key, self.ranges)
 
     @classmethod
     def validate(cls, settings: dict[str, Any], key: str) -> None:
@@ -75,7 +100,7 @@ class Trick:
     def configured(cls, settings: dict[str, Any], key: str) -> dict[str, Any]:
         """This trick's options as set in ``settings`` (for ``validate``); ``key`` ends in the trick's name."""
         given = (settings.get("tricks") or {}).get(key.rpartition(".")[2])
-        return resolve_options(cls.defaults, given if isinstance(given, dict) else {}, key)
+        return resolve_options(cls.defaults, given if isinstance(given, dict) else {}, key, cls.ranges)
 
     # ------------------------------------------------------------------ construction
     def on_generator(self, G: nn.Module, gan: "GAN") -> nn.Module:
@@ -89,6 +114,10 @@ class Trick:
     def on_loss(self, loss: "GANLoss") -> None: ...
 
     def on_optimizers(self, gan: "GAN") -> None: ...
+
+    # ------------------------------------------------------------------ what every critic sees
+    def critic_inputs(self, x: torch.Tensor, gan: "GAN") -> torch.Tensor:
+        return x
 
     # ------------------------------------------------------------------ discriminator step
     def d_inputs(self, real: torch.Tensor, fake: torch.Tensor, gan: "GAN") -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,6 +137,10 @@ class Trick:
     def before_g_step(self, gan: "GAN") -> None: ...
 
     def after_g_step(self, gan: "GAN") -> None: ...
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self, gan: "GAN") -> dict[str, torch.Tensor]:
+        return {}
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -12,21 +12,18 @@ import copy
 
 import torch
 
-from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import TRICKS, Trick
 
 
 @TRICKS.register("ema")
 class EMA(Trick):
     defaults = {"decay": 0.999, "start": 0}
+    ranges = {"decay": Range(0, 1, open_high=True), "start": Range(0, integer=True)}
     citation = "Yazıcı et al., The Unusual Effectiveness of Averaging in GAN Training (ICLR 2019)"
 
     def __init__(self, options, key):
         super().__init__(options, key)
-        if not 0.0 <= self.options["decay"] < 1.0:
-            raise ConfigError(f"{key}.decay: expected a number in [0, 1), got {self.options['decay']}")
-        if not isinstance(self.options["start"], int) or self.options["start"] < 0:
-            raise ConfigError(f"{key}.start: expected an integer >= 0, got {self.options['start']!r}")
         self.average: torch.nn.Module | None = None
 
     def on_models(self, gan):

@@ -20,6 +20,7 @@ def apply_spectral_norm(module: nn.Module) -> None:
 class SpectralNorm(Trick):
     defaults = {"generator": False}
     citation = "Miyato et al., Spectral Normalization for Generative Adversarial Networks (ICLR 2018)"
+    lipschitz = "spectral normalisation"
 
     def on_discriminator(self, D, gan):
         apply_spectral_norm(D)
