@@ -118,7 +118,7 @@ def test_check_command_refuses_impossible_options_before_training(tmp_path, caps
 
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump(with_change("variants.1.tricks", {"label_smoothing": {"real_target": 1.5}})))
-    assert main(["check", "--config", str(cfg)]) == 2
+    assert main(["check", "--config", str(cfg)]) == 1  # a runtime error (bad input), not a usage error
     assert "variants[1].tricks.label_smoothing.real_target: expected a number in (0, 1], got 1.5" in \
         capsys.readouterr().err
 
