@@ -66,10 +66,13 @@ def test_log_of_an_older_run_stays_readable_after_a_new_column(ring8_npz, tmp_pa
 
     assert "replay_age" in STAT_NAMES
     run = tmp_path / "run"
-    train_run(merge(SETTINGS, {"steps": 40, "checkpoint_every": 20}), ring8_npz, run, 0, threads=1)
+    settings = merge(SETTINGS, {"steps": 60, "checkpoint_every": 20})
+    train_run(settings, ring8_npz, run, 0, threads=1)
+    (run / "ckpt/step00000060.pt").unlink()  # as if it had stopped after step 40's checkpoint
     old = pd.read_csv(run / "log.csv")
-    old.drop(columns=[c for c in STAT_NAMES if c not in LOSS_COLUMNS]).to_csv(run / "log.csv", index=False)
-    result = train_run(merge(SETTINGS, {"steps": 60, "checkpoint_every": 20}), ring8_npz, run, 0, threads=1)
+    old = old[old["step"] <= 40].drop(columns=[c for c in STAT_NAMES if c not in LOSS_COLUMNS])
+    old.to_csv(run / "log.csv", index=False)
+    result = train_run(settings, ring8_npz, run, 0, threads=1)
     assert result["status"] == "ok" and result["resumed_from"] == 40
     log = pd.read_csv(run / "log.csv")
     assert log["step"].tolist() == list(range(10, 61, 10))
