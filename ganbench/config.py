@@ -282,11 +282,14 @@ class Config:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")
 
 
-def write_config(raw: dict[str, Any], path: str | Path) -> None:
-    """Write a config (as validated) to ``path`` atomically, in YAML that ``Config.load`` reads back."""
+def write_config(raw: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:
+    """Write a config (as validated) to ``path`` atomically, in YAML that ``Config.load`` reads back; ``log``: a
+    file to say so in (the Snakemake job's log)."""
     from ganbench.io import write_text
 
     write_text(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    if log is not None:
+        write_text(log, f"config with {len(raw.get('variants', []))} variant(s) written to {path}\n")
 
 
 def _architecture_class(settings: dict[str, Any], key: str = "variant"):

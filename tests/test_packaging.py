@@ -257,3 +257,15 @@ def test_setup_keeps_a_cuda_build_of_torch(tmp_path, build):
         assert "keeping" not in proc.stdout
         assert "-c requirements/cpu-constraints.txt" in install[0]
     assert not (work / ".venv" / ".ganbench-installed").exists(), "a dry run must not mark the venv as set up"
+
+
+def test_the_rules_conda_environment_pins_the_tested_versions():
+    """workflow/envs/ganbench.yaml (every rule's software under --software-deployment-method conda) holds what the
+    jobs import, at the versions the pip path tests; torch without a build string (conda picks CPU or CUDA)."""
+    pins, other = conda_pins(REPO / "workflow" / "envs" / "ganbench.yaml")
+    tested = constraint_pins(REPO / "requirements" / "cpu-constraints.txt")
+    runtime = set(tested) - {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "playwright", "snakefmt"}
+    assert set(pins) == runtime, (sorted(runtime - set(pins)), sorted(set(pins) - runtime))
+    for name, pin in pins.items():
+        assert pin.version == tested[name], f"workflow/envs/ganbench.yaml: {name} {pin.version} vs {tested[name]}"
+    assert pins["torch"].build is None and other == []

@@ -141,3 +141,23 @@ def test_readme_outputs_table_names_everything_under_results(tiny_run):
     listed = {re.match(r"[\w.]+", cell).group(0) for cell in re.findall(r"^\| `([^`]+)`", table, re.M)}
     made = {p.name for p in (tiny_run / "results").iterdir() if not p.name.startswith(".")}
     assert made <= listed, f"not in the README's outputs table: {sorted(made - listed)}"
+
+
+def test_snakemake_benchmark_files_agree_with_the_cpu_seconds_the_jobs_record(tiny_run):
+    """Every rule writes Snakemake's own benchmark file; the CPU seconds a training or evaluate job records itself
+    (what the report's time table adds up) agree with Snakemake's measurement of the job's process tree: within
+    1.5 s + 15 % (Snakemake samples the tree once a second, so it misses up to a second at the end, and it also
+    counts the bash that wraps the job)."""
+    bench = tiny_run / "results/benchmarks"
+    config = Config.load(REPO / "tests/configs/tiny.yaml")
+    rules = {p.relative_to(bench).parts[0].removesuffix(".tsv") for p in bench.rglob("*.tsv")}
+    assert {"prepare", "train", "classifier", "features", "evaluate", "aggregate", "config_record", "report"} <= rules
+    for run in config.runs():
+        measured = pd.read_csv(bench / f"train/{run.path}.tsv", sep="\t")["cpu_time"].iloc[0]
+        recorded = json.loads((tiny_run / f"results/runs/{run.path}/train.json").read_text())["job_cpu_seconds"]
+        assert abs(measured - recorded) <= 1.5 + 0.15 * recorded, (run, measured, recorded)
+    for path in (bench / "evaluate").rglob("*.tsv"):
+        dataset, variant = path.parent.name, path.stem
+        measured = pd.read_csv(path, sep="\t")["cpu_time"].iloc[0]
+        recorded = json.loads((tiny_run / f"results/runs/{dataset}/{variant}/seed0/metrics.json").read_text())
+        assert abs(measured - recorded["eval_job_cpu_seconds"]) <= 1.5 + 0.15 * recorded["eval_job_cpu_seconds"]

@@ -70,3 +70,48 @@ def test_progress_paragraph_states_the_codes_thresholds_and_format():
 def test_conda_commands_name_the_files_environments(name):
     env = yaml.safe_load((REPO / name).read_text())["name"]
     assert f"`conda env create -f {name} && conda activate {env}`" in section("Set-up details")
+
+
+# Where each command of the README's code blocks is exercised: by CI itself (.ci/run) or by these tests. A command
+# added to the README without a place here fails the test below.
+EXERCISED = {
+    "make benchmark": [".ci/run"],
+    "make test": [".ci/run"],
+    ".venv/bin/snakemake --cores all": [".ci/run (make benchmark)",
+                                        "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from"
+                                        "_the_repository_root"],
+    ".venv/bin/snakemake --cores all --configfile config/modes.yaml": [
+        "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from_the_repository_root"],
+    ".venv/bin/snakemake -n": [
+        "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from_the_repository_root"],
+    ".venv/bin/snakemake --report results/snakemake-report.zip": [
+        "test_pipeline.py::test_snakemake_report_bundles_the_marked_outputs"],
+    "snakemake --profile workflow/profiles/slurm --configfile config/lucic2018.yaml": [
+        "test_research_loop.py::test_the_slurm_profile_command_of_the_readme_plans_the_lucic_config",
+        "test_slurm.py::test_tiny_benchmark_through_slurm"],
+}
+
+
+def readme_commands() -> list[str]:
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            command = line.split("#", 1)[0].strip()
+            if command:
+                commands.append(" ".join(command.split()))
+    return commands
+
+
+def test_every_readme_command_is_exercised_by_ci_or_a_test():
+    commands = readme_commands()
+    assert "make benchmark" in commands and "make test" in commands
+    assert not set(commands) - set(EXERCISED), f"README commands no test or CI step runs: {set(commands) - set(EXERCISED)}"
+    ci = (REPO / ".ci" / "run").read_text()
+    for command, places in EXERCISED.items():
+        for place in places:
+            if place.startswith(".ci/run"):
+                target = command if place == ".ci/run" else place.split("(")[1].rstrip(")")
+                assert re.search(rf"^\s*{re.escape(target)}\s*(#.*)?$", ci, re.M), f".ci/run does not run {target!r}"
+            else:
+                module, test = place.split("::")
+                assert re.search(rf"^def {re.escape(test)}\(", (REPO / "tests" / module).read_text(), re.M), place

@@ -1,17 +1,19 @@
-# Shared set-up: the validated config, the runs it implies, and what each job depends on (ganbench.specs).
+# Shared set-up: the validated config, the runs it implies, what each job depends on (ganbench.specs), and the
+# input functions of the rules.
 #
 # Nothing here writes a file: `snakemake -n` and `--lint` leave the results folder as it is. Every job gets its slice
 # of the config on the command line (`--spec`) and as a Snakemake param, so an edit reruns exactly the jobs whose
 # slice changed (ganbench/specs.py has the table). A param function that takes `input` is a "derived" param, which
 # Snakemake does not compare between runs: the full command-line specs are passed that way, and the part that
 # decides a job's result is a plain param beside it.
-import os
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 import ganbench
 from ganbench import specs
-from ganbench.config import Config
+from ganbench.config import Config, write_config
 from ganbench.errors import ConfigError
 from ganbench.runs import run_path
 
@@ -26,8 +28,13 @@ RUNS = list(CFG.runs())
 PUBLISHED = str(Path(ganbench.__file__).parent / "reference" / "published.yaml")
 IMAGE_DATASETS = set(CFG.image_datasets())
 
-# Jobs call the `ganbench` command of the Python environment Snakemake runs in (a venv need not be activated).
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# Jobs run `python -m ganbench`. With --software-deployment-method conda that is the python of the rule's
+# environment (workflow/envs/ganbench.yaml), importing ganbench from this repository; otherwise the python that runs
+# Snakemake (a venv need not be activated).
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    shell.prefix(f"export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")  # (format-escaped)
+else:
+    shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH; ")
 
 
 wildcard_constraints:
@@ -58,9 +65,21 @@ onstart:
         mark_stale(f"{RESULTS}/report")
 
 
-def run_dir(w):
-    return str(run_path(RESULTS, w.dataset, w.variant, w.seed))
-
-
 def seed_dirs(w):
     return [str(run_path(RESULTS, w.dataset, w.variant, seed)) for seed in CFG.seeds]
+
+
+def evaluate_inputs(w):
+    inputs = {"data": f"{RESULTS}/data/{w.dataset}.npz"}
+    for seed, folder in zip(CFG.seeds, seed_dirs(w)):
+        inputs[f"train{seed}"] = f"{folder}/train.json"
+    if w.dataset in IMAGE_DATASETS:
+        inputs["features"] = f"{RESULTS}/features/{w.dataset}/real.pt"
+        inputs["classifier"] = f"{RESULTS}/classifier/{w.dataset}/model.pt"
+    return inputs
+
+
+def image_args(w, input):
+    if w.dataset not in IMAGE_DATASETS:
+        return ""
+    return f"--real-features {input.features} --classifier {input.classifier}"

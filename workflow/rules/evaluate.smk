@@ -17,13 +17,17 @@ rule train_classifier:
     output:
         model=f"{RESULTS}/classifier/{{dataset}}/model.pt",
         info=f"{RESULTS}/classifier/{{dataset}}/info.json",
-    params:
-        spec=specs.canonical(specs.classifier_spec(CFG)),
     log:
         f"{RESULTS}/logs/classifier/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classifier/{{dataset}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 2
+    params:
+        spec=specs.canonical(specs.classifier_spec(CFG)),
     shell:
-        "ganbench train-classifier --spec {params.spec:q} --data {input.data} --out {output.model} "
+        "python -m ganbench train-classifier --spec {params.spec:q} --data {input.data} --out {output.model} "
         "--info {output.info} --threads {threads} > {log} 2>&1"
 
 
@@ -34,30 +38,19 @@ rule real_features:
     output:
         features=f"{RESULTS}/features/{{dataset}}/real.pt",
         floor=f"{RESULTS}/features/{{dataset}}/floor.json",
-    params:
-        spec=specs.canonical(specs.evaluation_spec(CFG)),
     log:
         f"{RESULTS}/logs/features/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/features/{{dataset}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
+    params:
+        spec=specs.canonical(specs.evaluation_spec(CFG)),
     shell:
-        "ganbench real-features --spec {params.spec:q} --data {input.data} --classifier {input.classifier} "
-        "--out {output.features} --floor {output.floor} --threads {threads} > {log} 2>&1"
-
-
-def evaluate_inputs(w):
-    inputs = {"data": f"{RESULTS}/data/{w.dataset}.npz"}
-    for seed, folder in zip(CFG.seeds, seed_dirs(w)):
-        inputs[f"train{seed}"] = f"{folder}/train.json"
-    if w.dataset in IMAGE_DATASETS:
-        inputs["features"] = f"{RESULTS}/features/{w.dataset}/real.pt"
-        inputs["classifier"] = f"{RESULTS}/classifier/{w.dataset}/model.pt"
-    return inputs
-
-
-def image_args(w, input):
-    if w.dataset not in IMAGE_DATASETS:
-        return ""
-    return f"--real-features {input.features} --classifier {input.classifier}"
+        "python -m ganbench real-features --spec {params.spec:q} --data {input.data} "
+        "--classifier {input.classifier} --out {output.features} --floor {output.floor} --threads {threads} "
+        "> {log} 2>&1"
 
 
 rule evaluate:
@@ -65,19 +58,23 @@ rule evaluate:
         unpack(evaluate_inputs),
     output:
         [f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{seed}/metrics.json" for seed in CFG.seeds],
-    params:
-        spec=specs.canonical(specs.evaluation_spec(CFG)),
-        run_dirs=lambda w: " ".join(seed_dirs(w)),
-        seeds=" ".join(str(seed) for seed in CFG.seeds),
-        image_args=image_args,
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{variant}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        spec=specs.canonical(specs.evaluation_spec(CFG)),
+        run_dirs=lambda w, input: " ".join(str(Path(input[f"train{seed}"]).parent) for seed in CFG.seeds),
+        seeds=" ".join(str(seed) for seed in CFG.seeds),
+        image_args=image_args,
     shell:
-        "ganbench evaluate --spec {params.spec:q} --run-dir {params.run_dirs} --data {input.data} "
+        "python -m ganbench evaluate --spec {params.spec:q} --run-dir {params.run_dirs} --data {input.data} "
         "{params.image_args} --out {output} --dataset {wildcards.dataset} --variant {wildcards.variant} "
         "--seed {params.seeds} --threads {threads} > {log} 2>&1"

@@ -5,24 +5,35 @@ rule aggregate:
     input:
         [f"{RESULTS}/runs/{r.path}/metrics.json" for r in RUNS],
     output:
-        report(f"{RESULTS}/metrics.csv", caption="../report/metrics.rst", category="Tables"),
+        report(
+            f"{RESULTS}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     shell:
-        "ganbench aggregate --out {output} {input} > {log} 2>&1"
+        "python -m ganbench aggregate --out {output} {input} > {log} 2>&1"
 
 
 # The whole config as validated (whatever mix of --configfile/--config produced it) for the report: labels, order,
-# baseline and report options live only here, so changing them rebuilds the report and nothing else.
+# baseline and report options live only here, so changing them rebuilds the report and nothing else. A `run:` block
+# (in Snakemake's own process), since the whole config may be longer than one command line can carry.
 rule config_record:
     output:
         f"{RESULTS}/config.yaml",
+    log:
+        f"{RESULTS}/logs/config_record.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/config_record.tsv"
     params:
         config=specs.canonical(CFG.raw),
     run:
-        from ganbench.config import write_config
-
-        write_config(CFG.raw, output[0])
+        write_config(CFG.raw, output[0], log[0])
 
 
 rule report:
@@ -40,10 +51,14 @@ rule report:
             caption="../report/index.rst",
             category="Report",
         ),
-    params:
-        results=RESULTS,
     log:
         f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
+    conda:
+        "../envs/ganbench.yaml"
+    params:
+        results=lambda w, input: str(Path(input.metrics).parent),
     shell:
-        "ganbench report --config {input.config} --metrics {input.metrics} --results-dir {params.results} "
+        "python -m ganbench report --config {input.config} --metrics {input.metrics} --results-dir {params.results} "
         "--out-dir {output} > {log} 2>&1"

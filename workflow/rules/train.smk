@@ -13,17 +13,21 @@ rule train:
         data=f"{RESULTS}/data/{{dataset}}.npz",
     output:
         train=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/train.json",
-    params:
-        identity=lambda w: specs.canonical(specs.train_param(specs.train_spec(CFG, w.dataset, w.variant, w.seed))),
-        spec=lambda w, input: specs.canonical(specs.train_spec(CFG, w.dataset, w.variant, w.seed)),
-        out_dir=run_dir,
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{variant}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=120,
+    params:
+        identity=lambda w: specs.canonical(specs.train_param(specs.train_spec(CFG, w.dataset, w.variant, w.seed))),
+        spec=lambda w, input: specs.canonical(specs.train_spec(CFG, w.dataset, w.variant, w.seed)),
+        out_dir=lambda w, output: str(Path(output.train).parent),
     shell:
-        "ganbench train --spec {params.spec:q} --data {input.data} --out-dir {params.out_dir} "
+        "python -m ganbench train --spec {params.spec:q} --data {input.data} --out-dir {params.out_dir} "
         "--threads {threads} --record-failure > {log} 2>&1"
