@@ -42,6 +42,8 @@ from pathlib import Path
 
 import yaml
 
+from ganbench.runs import run_path
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.10
 
@@ -152,7 +154,7 @@ def main() -> None:
                     "--out", str(real), "--floor", str(floor), "--threads", "1"], logs / "features.log")
         print(f"real-features ({args.num_samples} real + {args.num_samples} floor samples): {w:.1f} s wall, "
               f"{c:.1f} s CPU (once per dataset, cached)")
-    run_dir = work / "runs" / args.variant / f"seed{args.seed}"
+    run_dir = run_path(work, "fashion_mnist", args.variant, args.seed)
     if args.retrain or not (run_dir / "train.json").exists():
         if run_dir.exists():
             import shutil

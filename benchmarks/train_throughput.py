@@ -102,9 +102,7 @@ def build_networks(settings: dict) -> tuple[nn.Module, nn.Module]:
     """G and D exactly as ganbench.train.gan.GAN builds them (same registry, same options, same init)."""
     from ganbench.models import ARCHITECTURES
 
-    arch = settings["architecture"]
-    family = ARCHITECTURES.get(arch["name"])(SHAPE, KIND, Z_DIM, NUM_CLASSES,
-                                             {k: v for k, v in arch.items() if k != "name"}, "architecture")
+    family = ARCHITECTURES.build(settings["architecture"], "architecture", SHAPE, KIND, Z_DIM, NUM_CLASSES)
     return family.generator(), family.discriminator()
 
 
@@ -361,7 +359,7 @@ def worker_ganbench(args) -> dict:
     torch.manual_seed(args.seed)
     gan = GAN(settings, data.shape, data.kind, data.num_classes, device)
     if args.compile:  # as ganbench.train.run does for runtime.compile
-        for net in (gan.G, *gan.Ds):
+        for net in gan.networks().values():
             net.compile()
     with tempfile.TemporaryDirectory(prefix="ganbench-bench-") as out:
         trainer = Trainer(gan, torch.from_numpy(data.x_train), Path(out), steps=args.warmup,
@@ -381,7 +379,7 @@ def worker_ganbench(args) -> dict:
         assert result["status"] == "ok", result
         step_seconds = trainer.elapsed - elapsed0
         flops = count_flops(lambda: gan.train_step(trainer.next_real))
-    images = args.steps * gan.batch_size * gan.d_steps
+    images = args.steps * gan.batch_size * gan.batches_per_step
     return {"images_per_second": images / wall, "seconds": wall, "step_seconds": step_seconds, "images": images,
             "start": start, "end": end, "device": describe(device),
             "cpu_seconds": cpu, "images_per_cpu_second": images / cpu,
