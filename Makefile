@@ -7,4 +7,5 @@ benchmark:
 
 test:
 	scripts/setup.sh test
+	.venv/bin/ruff check .   # lint first (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, isort, bugbear
 	.venv/bin/python -m pytest -q

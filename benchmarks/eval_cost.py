@@ -171,7 +171,6 @@ def main() -> None:
     walls, cpus, inner, inner_cpu, setup, snap = [], [], [], [], [], []
     per_job = args.runs_per_job or len(cfg["seeds"])
     outs = [work / f"metrics-{args.variant}-n{args.num_samples}-{i}.json" for i in range(per_job)]
-    out = outs[0]
     evaluate = ["evaluate", "--config", str(cfg_path), "--run-dir", *[str(run_dir)] * per_job, "--data", str(npz),
                 "--real-features", str(real), "--classifier", str(clf), "--out", *map(str, outs), "--dataset",
                 "fashion_mnist", "--variant", args.variant, "--seed", *[str(args.seed)] * per_job, "--threads", "1"]

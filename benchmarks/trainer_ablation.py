@@ -40,13 +40,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import ganbench  # noqa: F401  (first: torchvision compat shim)
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_throughput import DEFAULT_NPZ, MODELS, ensure_npz, settings_for  # noqa: E402
+import ganbench  # noqa: F401  (before torchvision: the compat shim)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ganbench.train.gan import GAN  # noqa: E402
+from train_throughput import DEFAULT_NPZ, MODELS, ensure_npz, settings_for  # noqa: E402
 
 VARIANTS = {  # name: (fused adam, reuse fake, freeze D in the G step, one D pass on cat(real, fake))
     "ganbench": (True, True, True, False),
@@ -120,18 +120,18 @@ def main() -> None:
                 trainer = Trainer(gan, x, Path(tempfile.mkdtemp()), steps=10**9, log_every=25,
                                   checkpoint_every=10**9, progress=False)
             gans[name] = gan
-            fns[name] = lambda g=gan: g.train_step(trainer.next_real)
+            fns[name] = lambda g=gan, t=trainer: g.train_step(t.next_real)
         assert trainer.data.dtype == torch.uint8 and gans["ganbench"].opt_g.defaults.get("fused"), \
             "ganbench's Trainer/optimizer are not what this script assumes (uint8 data, fused Adam)"
         fns["next_real (uint8 data, now)"] = trainer.next_real
         x_f32 = to_model_space(x)  # the old Trainer's float32 copy of the whole dataset
 
-        def next_real_float32():
+        def next_real_float32(x_f32=x_f32):
             return x_f32[torch.randint(0, x_f32.shape[0], (64,))]
 
         fns["next_real (float32 data, old)"] = next_real_float32
         pending = [gans["ganbench"].train_step(trainer.next_real) for _ in range(25)]
-        fns["_flush (once per 25 steps)"] = lambda: trainer._flush(pending, 0)
+        fns["_flush (once per 25 steps)"] = lambda t=trainer, p=pending: t._flush(p, 0)
         for fn in fns.values():  # warm-up
             for _ in range(5):
                 fn()

@@ -46,7 +46,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
                                      "compile": False, "cudnn_benchmark": False}
-OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "momentum": 0.0}
+OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
+                                       "momentum": 0.0}
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "architecture": {"name": "mlp"},
     "loss": {"name": "nonsaturating"},
@@ -261,7 +262,7 @@ class Config:
                 if reason:
                     raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "
                                       f"(dataset {dataset!r})")
-            for dataset, builder in builders.items():
+            for builder in builders.values():
                 if arch_cls.supports(builder.kind, builder.shape) is None:
                     ARCHITECTURES.build(settings["architecture"], f"{key}.architecture", builder.shape, builder.kind,
                                         settings["z_dim"], builder.num_classes)

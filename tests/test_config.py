@@ -52,8 +52,8 @@ BAD = [
     ("unknown architecture option", with_change("defaults.architecture", {"name": "mlp", "hiden": 3}),
      "architecture.hiden", "hidden"),
     ("unknown dataset option", with_change("datasets.ring8", {"n_trian": 5}), "datasets.ring8.n_trian", "n_train"),
-    ("label smoothing on a hinge loss", with_change("variants.1",
-                                                    {"name": "h", "loss": "hinge", "tricks": {"label_smoothing": True}}),
+    ("label smoothing on a hinge loss",
+     with_change("variants.1", {"name": "h", "loss": "hinge", "tricks": {"label_smoothing": True}}),
      "variants[1].tricks.label_smoothing", "real target"),
     ("missing variants", with_change("variants", "-"), "(top level)", "variants"),
     ("bad variant name", with_change("variants.0.name", "a/b"), "variants[0].name", "does not match"),
@@ -110,8 +110,10 @@ def test_gradient_penalty_with_layer_norm_and_per_network_optimizers_are_accepte
                                                       "layernorm_d": True},
                                      "optimizer": {"name": "adam", "g": {"name": "rmsprop"},
                                                    "d": {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}}})
-    settings = Config(raw).settings("gp")
-    assert settings["optimizer"]["d"] == {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}
+    gan = GAN(Config(raw).settings("gp"), (1, 28, 28), "image", 10, torch.device("cpu"))
+    assert isinstance(gan.opt_g, torch.optim.RMSprop) and isinstance(gan.opt_d, torch.optim.Adam)
+    assert gan.opt_d.defaults["weight_decay"] == 1.0e-4 and gan.opt_d.defaults["betas"] == (0.0, 0.9)
+    assert gan.opt_g.defaults["weight_decay"] == 0.0
 
 
 def _enums(node) -> list[list]:

@@ -45,7 +45,8 @@ EXPECTED: dict[str, tuple[float, float]] = {
     # RaSGAN D: mean(softplus(−(l_r − E l_f))) + mean(softplus(l_f − E l_r)) = 2·½(ln(1 + 3^−½) + ln(1 + 3^−3/2))
     # G: D's loss with real and fake exchanged: mean(softplus(E l_r − l_f)) + mean(softplus(l_r − E l_f))
     "rasgan": (math.log(1 + 3**-0.5) + math.log(1 + 3**-1.5), math.log(1 + 3**0.5) + math.log(1 + 3**1.5)),
-    # RaLSGAN D: mean((l_r − E l_f − 1)²) + mean((l_f − E l_r + 1)²); G: mean((l_f − E l_r − 1)²) + mean((l_r − E l_f + 1)²)
+    # RaLSGAN D: mean((l_r − E l_f − 1)²) + mean((l_f − E l_r + 1)²)
+    # G: mean((l_f − E l_r − 1)²) + mean((l_r − E l_f + 1)²)
     "ralsgan": ((LN3 / 2 - 1) ** 2 + (1.5 * LN3 - 1) ** 2, (LN3 / 2 + 1) ** 2 + (1.5 * LN3 + 1) ** 2),
 }
 

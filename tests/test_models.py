@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,7 +17,7 @@ import yaml
 
 from conftest import REPO
 from ganbench.config import SETTINGS_DEFAULTS, Config, merge
-from ganbench.data import load_prepared, make_builder, prepare_dataset
+from ganbench.data import load_prepared
 from ganbench.errors import ConfigError
 from ganbench.metrics.evaluate import load_generator
 from ganbench.models import ARCHITECTURES, Architecture, EncoderDecoder
@@ -176,14 +175,6 @@ def test_a_baseline_is_its_own_training_model_and_sampling_changes_nothing():
 
 
 # ---------------------------------------------------------------------- short runs on Fashion-MNIST
-@pytest.fixture(scope="module")
-def fmnist_small(fmnist_mirror, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "fashion_mnist.npz"
-    builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 500})
-    prepare_dataset(builder, path, path.parent / "cache")
-    return path
-
-
 RUNS = {
     "resnet": {"ch_g": 16, "ch_d": 16},
     "vae": {"width": 16},
@@ -192,11 +183,11 @@ RUNS = {
 
 
 @pytest.mark.parametrize("name", list(RUNS))
-def test_short_run_trains_and_evaluation_rebuilds_the_generator(name, fmnist_small, tmp_path):
+def test_short_run_trains_and_evaluation_rebuilds_the_generator(name, fmnist_npz, tmp_path):
     settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": name, **RUNS[name]}, "z_dim": Z_DIM,
                                          "batch_size": 16, "steps": 30, "log_every": 10, "checkpoint_every": 20,
                                          "snapshots": 2})
-    result = train_run(settings, fmnist_small, tmp_path, seed=0, threads=1)
+    result = train_run(settings, fmnist_npz, tmp_path, seed=0, threads=1)
     assert result["status"] == "ok", result["message"]
     assert result["steps"] == 30
     log = pd.read_csv(tmp_path / "log.csv")
@@ -204,7 +195,7 @@ def test_short_run_trains_and_evaluation_rebuilds_the_generator(name, fmnist_sma
     assert all(math.isfinite(v) for v in log[list(STAT_NAMES)].to_numpy().ravel())
     if name != "resnet":  # the reconstruction loss (loss_d) falls even in 30 steps
         assert log["loss_d"].iloc[-1] < log["loss_d"].iloc[0]
-    data = load_prepared(fmnist_small)
+    data = load_prepared(fmnist_npz)
     net, z_dim = load_generator(tmp_path, data, CPU)
     with torch.no_grad():
         images = net(torch.randn(8, z_dim))

@@ -198,7 +198,7 @@ def test_amp_runs_the_training_step_in_bfloat16(ring8_npz, tmp_path):
         gan = build_gan(SETTINGS, data, torch.device("cpu"))
         seen: set[torch.dtype] = set()
         first = next(m for m in gan.D.modules() if isinstance(m, torch.nn.Linear))
-        first.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+        first.register_forward_hook(lambda module, args, out, seen=seen: seen.add(out.dtype))
         trainer = Trainer(gan, torch.from_numpy(data.x_train), tmp_path / f"amp{amp}", steps=30, log_every=10,
                           checkpoint_every=10**9, amp=amp)
         result = trainer.fit()

@@ -70,6 +70,7 @@ class GANLoss(ABC):
     @classmethod
     def validate(cls, settings: dict[str, Any], key: str) -> None:
         """Raise ConfigError (at ``key``, the variant's ``loss``) when the rest of ``settings`` does not fit."""
+        return None  # fits anything unless a loss says otherwise
 
     @abstractmethod
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor: ...

@@ -8,7 +8,8 @@ head of 2·z_dim outputs, the mean and log-variance of the Gaussian posterior q(
 
 ``generator()`` is the decoder: it maps z ~ N(0, I) to images in [-1, 1] like any G, so evaluation, snapshots and
 the report's pictures treat a VAE run like a GAN run. A VAE has no discriminator (an ``EncoderDecoder`` family):
-``encoder()`` builds the other network, and ``ganbench.train.autoencoders.VAEModel`` (``training_model = "vae"``) trains the pair.
+``encoder()`` builds the other network, and ``ganbench.train.autoencoders.VAEModel`` (``training_model = "vae"``)
+trains the pair.
 """
 
 from __future__ import annotations
