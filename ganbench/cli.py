@@ -85,14 +85,13 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train_classifier(args) -> None:
+    from ganbench import specs
     from ganbench.data import load_prepared
     from ganbench.device import configure_threads
     from ganbench.errors import DataError
     from ganbench.io import write_json
     from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
     from ganbench.timing import job_costs
-
-    from ganbench import specs
 
     opts = specs.require(_spec(args, "classifier", specs.classifier_spec), ("classifier",), "classifier")["classifier"]
     configure_threads(args.threads)

@@ -46,7 +46,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
                                      "compile": False, "cudnn_benchmark": False}
-OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "momentum": 0.0}
+OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
+                                       "momentum": 0.0}
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "architecture": {"name": "mlp"},
     "loss": {"name": "nonsaturating"},
@@ -194,8 +195,10 @@ class Config:
         settings = self.settings(variant)
         if "datasets" in settings:
             return list(settings["datasets"])
+        from ganbench.train.conditioning import CONDITIONINGS
+
         arch = _architecture_class(settings)
-        conditional = settings.get("conditional", "none") != "none"
+        conditional = CONDITIONINGS.get(settings.get("conditional", "none"), key="conditional").active
         return [d for d, b in self._builders.items()
                 if arch.supports(b.kind, b.shape) is None and (b.num_classes > 0 or not conditional)]
 
@@ -214,6 +217,10 @@ class Config:
     # ---------------------------------------------------------------- semantic checks
     def check(self) -> None:
         from ganbench.losses import LOSSES
+        from ganbench.models import ARCHITECTURES
+        from ganbench.train.conditioning import CONDITIONINGS
+        from ganbench.train.models import TRAINING_MODELS
+        from ganbench.train.optim import check_optimizers
         from ganbench.tricks import TRICKS
 
         builders = self._builders  # validates dataset names and options
@@ -226,9 +233,10 @@ class Config:
             seen.add(name)
             settings = self.settings(name)
             arch_cls = _architecture_class(settings, key)
-            loss_cls = LOSSES.get(settings["loss"]["name"], key=f"{key}.loss.name")
-            loss_cls({k: v for k, v in settings["loss"].items() if k != "name"}, f"{key}.loss")
-            if arch_cls.training_model != "gan" and settings.get("tricks"):
+            model_cls = TRAINING_MODELS.get(arch_cls.training_model, key=f"{key}.architecture.name")
+            loss = LOSSES.build(settings["loss"], f"{key}.loss")  # its options: declared defaults and ranges
+            check_optimizers(settings["optimizer"], f"{key}.optimizer")
+            if not model_cls.adversarial and settings.get("tricks"):
                 trick = next(iter(settings["tricks"]))
                 raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
                                   f"{settings['architecture']['name']!r} trains a non-adversarial "
@@ -238,37 +246,32 @@ class Config:
                 trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
                 if options is not None and not isinstance(options, (dict, bool)):
                     raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
-                trick_cls(options if isinstance(options, dict) else {}, f"{key}.tricks.{trick}")
+                trick_cls.configured(settings, f"{key}.tricks.{trick}")  # options: declared defaults and ranges
                 trick_classes[trick] = trick_cls
             conditional = settings.get("conditional", "none")
-            if conditional != "none":
-                if arch_cls.training_model != "gan":
-                    raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
-                                      f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
-                if conditional == "projection" and "pacgan" in (settings.get("tricks") or {}):
-                    raise ConfigError(f"{key}.tricks.pacgan: packing stacks several samples into one D input, "
-                                      "which the projection discriminator cannot split into image and label; "
-                                      "use conditional: concat")
+            conditioned = CONDITIONINGS.get(conditional, key=f"{key}.conditional").active
+            if conditioned and not model_cls.adversarial:
+                raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
+                                  f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
             for dataset in settings.get("datasets", []):
                 if dataset not in builders:
                     raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
-                if conditional != "none" and not builders[dataset].num_classes:
+                if conditioned and not builders[dataset].num_classes:
                     raise ConfigError(f"{key}.conditional: dataset {dataset!r} has no class labels to condition on")
                 reason = arch_cls.supports(builders[dataset].kind, builders[dataset].shape)
                 if reason:
                     raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "
                                       f"(dataset {dataset!r})")
-            for dataset, builder in builders.items():
+            for builder in builders.values():
                 if arch_cls.supports(builder.kind, builder.shape) is None:
-                    arch_cls(builder.shape, builder.kind, settings["z_dim"], builder.num_classes,
-                             {k: v for k, v in settings["architecture"].items() if k != "name"},
-                             f"{key}.architecture")
+                    ARCHITECTURES.build(settings["architecture"], f"{key}.architecture", builder.shape, builder.kind,
+                                        settings["z_dim"], builder.num_classes)
             if not self.variant_datasets(name):
                 raise ConfigError(f"{key}: architecture {settings['architecture']['name']!r} fits none of the "
                                   f"datasets ({', '.join(builders)})")
             # combinations, once every component's own options are known to be valid
-            if arch_cls.training_model == "gan":
-                loss_cls.validate(settings, f"{key}.loss")
+            if model_cls.adversarial:
+                loss.validate(settings, f"{key}.loss")
             for trick, trick_cls in trick_classes.items():
                 trick_cls.validate(settings, f"{key}.tricks.{trick}")
 

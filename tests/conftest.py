@@ -55,6 +55,29 @@ def fmnist_mirror() -> str:
 
 
 @pytest.fixture(scope="session")
+def fmnist_cache(fmnist_mirror, tmp_path_factory) -> Path:
+    """A download cache holding Fashion-MNIST's four files, fetched once per session through the file:// mirror (and
+    checksummed): every test that prepares Fashion-MNIST reads it instead of downloading again."""
+    from ganbench.data import make_builder
+
+    cache = tmp_path_factory.mktemp("fmnist-downloads")
+    make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "test_limit": 1}).build(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def fmnist_npz(fmnist_mirror, fmnist_cache, tmp_path_factory) -> Path:
+    """Fashion-MNIST prepared once per session, 2000 training and 500 test images: the data of the short training
+    runs (read only; a test that needs other limits prepares its own from ``fmnist_cache``)."""
+    from ganbench.data import make_builder, prepare_dataset
+
+    path = tmp_path_factory.mktemp("fmnist") / "fashion_mnist.npz"
+    builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 500})
+    prepare_dataset(builder, path, fmnist_cache)
+    return path
+
+
+@pytest.fixture(scope="session")
 def chromium() -> Path:
     """Headless Chromium (Debian's) and the playwright package that drives it."""
     require(CHROMIUM.is_file(), f"Chromium ({CHROMIUM})",

@@ -7,11 +7,13 @@ import re
 import subprocess
 
 import pytest
+import torch
 import yaml
 
 from conftest import REPO, env_with_venv, snakemake_cmd
 from ganbench.config import Config, merge
 from ganbench.errors import ConfigError
+from ganbench.train.gan import GAN
 
 BASE = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
 
@@ -50,8 +52,8 @@ BAD = [
     ("unknown architecture option", with_change("defaults.architecture", {"name": "mlp", "hiden": 3}),
      "architecture.hiden", "hidden"),
     ("unknown dataset option", with_change("datasets.ring8", {"n_trian": 5}), "datasets.ring8.n_trian", "n_train"),
-    ("label smoothing on a hinge loss", with_change("variants.1",
-                                                    {"name": "h", "loss": "hinge", "tricks": {"label_smoothing": True}}),
+    ("label smoothing on a hinge loss",
+     with_change("variants.1", {"name": "h", "loss": "hinge", "tricks": {"label_smoothing": True}}),
      "variants[1].tricks.label_smoothing", "real target"),
     ("missing variants", with_change("variants", "-"), "(top level)", "variants"),
     ("bad variant name", with_change("variants.0.name", "a/b"), "variants[0].name", "does not match"),
@@ -108,8 +110,50 @@ def test_gradient_penalty_with_layer_norm_and_per_network_optimizers_are_accepte
                                                       "layernorm_d": True},
                                      "optimizer": {"name": "adam", "g": {"name": "rmsprop"},
                                                    "d": {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}}})
-    settings = Config(raw).settings("gp")
-    assert settings["optimizer"]["d"] == {"weight_decay": 1.0e-4, "betas": [0.0, 0.9]}
+    gan = GAN(Config(raw).settings("gp"), (1, 28, 28), "image", 10, torch.device("cpu"))
+    assert isinstance(gan.opt_g, torch.optim.RMSprop) and isinstance(gan.opt_d, torch.optim.Adam)
+    assert gan.opt_d.defaults["weight_decay"] == 1.0e-4 and gan.opt_d.defaults["betas"] == (0.0, 0.9)
+    assert gan.opt_g.defaults["weight_decay"] == 0.0
+
+
+def _enums(node) -> list[list]:
+    if isinstance(node, dict):
+        return ([node["enum"]] if "enum" in node else []) + [e for v in node.values() for e in _enums(v)]
+    if isinstance(node, list):
+        return [e for v in node for e in _enums(v)]
+    return []
+
+
+def test_the_schema_repeats_no_registry():
+    """Component names are the registries' to know: the schema takes them as strings and the config check looks them
+    up (with the key and the registered names in its error), so no enum of the schema may list registered names."""
+    from ganbench.config import SCHEMA_PATH
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.models import ARCHITECTURES
+    from ganbench.train.conditioning import CONDITIONINGS
+    from ganbench.train.models import TRAINING_MODELS
+    from ganbench.train.optim import OPTIMIZERS
+    from ganbench.tricks import TRICKS
+
+    registered = {name for registry in (DATASETS, LOSSES, ARCHITECTURES, CONDITIONINGS, TRAINING_MODELS, OPTIMIZERS,
+                                        TRICKS) for name in registry.names()}
+    for enum in _enums(yaml.safe_load(SCHEMA_PATH.read_text())):
+        assert not registered & set(enum), f"the schema enumerates registered names: {enum}"
+
+
+def test_a_newly_registered_optimizer_and_unknown_names_are_judged_by_the_registries(monkeypatch):
+    from ganbench.train.optim import OPTIMIZERS, sgd
+
+    raw = with_change("variants.0.optimizer", {"name": "sgd", "d": {"name": "heavyball"}})
+    with pytest.raises(ConfigError, match=r"variants\[0\]\.optimizer\.d\.name: unknown optimizer 'heavyball'; "
+                                          r"expected one of: adam, rmsprop, sgd"):
+        Config(raw)
+    monkeypatch.setitem(OPTIMIZERS._items, "heavyball", sgd)  # a new optimizer is one registry entry
+    gan = GAN(Config(raw).settings(raw["variants"][0]["name"]), (2,), "points", 0, torch.device("cpu"))
+    assert isinstance(gan.opt_d, torch.optim.SGD) and isinstance(gan.opt_g, torch.optim.SGD)
+    with pytest.raises(ConfigError, match=r"variants\[1\]\.conditional: unknown conditioning 'film'; expected one of"):
+        Config(with_change("variants.1.conditional", "film"))
 
 
 def test_check_command_refuses_impossible_options_before_training(tmp_path, capsys):

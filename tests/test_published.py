@@ -21,8 +21,7 @@ import yaml
 from ganbench.config import Config
 from ganbench.report.build import build_report
 from ganbench.report.metrics import METRICS
-from ganbench.report.published import (PUBLISHED_PATH, PublishedError, load_published, parse_published,
-                                       published_view)
+from ganbench.report.published import PUBLISHED_PATH, PublishedError, load_published, parse_published, published_view
 from ganbench.report.tables import build_table
 from test_report import Page, write_results
 

@@ -25,6 +25,7 @@ import yaml
 
 from conftest import REPO, VENV_BIN
 from ganbench.config import Config
+from ganbench.runs import run_path, stale_folder
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +168,7 @@ def jobs_for(config: Config, rule: str, variants=None, datasets=None, seeds=None
         if (variants and run.variant not in variants) or (datasets and run.dataset not in datasets) or \
                 (seeds and run.seed not in seeds):
             continue
-        folder = f"results/runs/{run.dataset}/{run.variant}/seed{run.seed}"
+        folder = run_path("results", run.dataset, run.variant, run.seed).as_posix()
         if rule == "train":
             out.add(("train", f"{folder}/train.json"))
         elif run.seed == config.seeds[0]:
@@ -237,15 +238,15 @@ def test_an_lr_edit_retrains_that_variant_as_a_fresh_run_and_touches_nothing_els
     assert untouched and all(after[p] == before[p] for p in untouched), "an untouched run's file was rewritten"
     for dataset in ("fashion_mnist", "ring8"):
         for seed in (0, 1):
-            folder = results / f"runs/{dataset}/ns/seed{seed}"
+            folder = run_path(results, dataset, "ns", seed)
             train = json.loads((folder / "train.json").read_text())
             assert train["settings"]["optimizer"]["lr_d"] == 1e-3 and train["resumed_from"] == 0
-            key = f"runs/{dataset}/ns/seed{seed}/generator.pt"
+            key = f"{run_path('', dataset, 'ns', seed).as_posix()}/generator.pt"
             assert after[key][0] != before[key][0], "the edited run kept its old weights"
             metrics = json.loads((folder / "metrics.json").read_text())
             assert metrics["identity"] == train["identity"] == json.loads((folder / "identity.json").read_text())["id"]
             # the old run is kept aside, whole
-            stale = list((results / f"stale/runs/{dataset}/ns/seed{seed}").iterdir())
+            stale = list(stale_folder(folder, None).iterdir())
             assert len(stale) == 1 and (stale[0] / "generator.pt").is_file() and (stale[0] / "ckpt").is_dir()
             assert hashlib.sha256((stale[0] / "generator.pt").read_bytes()).hexdigest() == before[key][0]
     assert all(p in after for p in edited_runs)

@@ -186,7 +186,8 @@ def check_slurm_run(cluster: Cluster, proc: subprocess.CompletedProcess, workdir
         for m in re.finditer(r"^\s+log: (.+?) \(check log file", proc.stdout, re.M):
             failed_logs += [workdir / p for p in m.group(1).split(", ")]
         extra = "".join(
-            f"\n== {f}\n{_tail(f.read_text(errors='replace'), 30)}" for f in dict.fromkeys(failed_logs[:6]) if f.is_file()
+            f"\n== {f}\n{_tail(f.read_text(errors='replace'), 30)}"
+            for f in dict.fromkeys(failed_logs[:6]) if f.is_file()
         )
         return f"\n--- snakemake output (tail) ---\n{_tail(proc.stdout, 80)}{extra}\n{_cluster_logs(cluster.base)}"
 

@@ -8,7 +8,6 @@ evaluation's ``load_generator`` reloads.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
 from ganbench.config import SETTINGS_DEFAULTS, Config, merge
-from ganbench.data import load_prepared, make_builder, prepare_dataset
+from ganbench.data import load_prepared
 from ganbench.errors import ConfigError
 from ganbench.metrics.evaluate import load_generator
 from ganbench.models import ARCHITECTURES
@@ -272,7 +271,7 @@ def test_equalized_learning_rate_scales_weights_at_run_time():
         arch({"mapping_layers": 0, "w_dim": 8})
 
 
-# ---------------------------------------------------------------------------------------------------- mixing, truncation
+# --------------------------------------------------------------------------------------------------- mixing, truncation
 @pytest.mark.parametrize("style_op", ["adain", "modulate"])
 @torch.no_grad()
 def test_mixing_k_latents_at_test_time_reaches_the_layers_as_k_distinct_w(style_op):
@@ -417,14 +416,6 @@ def test_discriminator_tricks_find_their_layers():
 
 
 # ---------------------------------------------------------------------------------------------------- training
-@pytest.fixture(scope="module")
-def fmnist(tmp_path_factory, fmnist_mirror) -> Path:
-    path = tmp_path_factory.mktemp("fmnist") / "fmnist.npz"
-    prepare_dataset(make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000,
-                                                   "test_limit": 500}), path, path.parent / "cache")
-    return path
-
-
 RUNS = {
     "ns-ema-sn": {"loss": "nonsaturating", "tricks": {"ema": {"decay": 0.9}, "spectral_norm": {"generator": True},
                                                       "minibatch_stddev": {"group_size": 4}}},
@@ -436,13 +427,13 @@ RUNS = {
 
 
 @pytest.mark.parametrize("name", list(RUNS))
-def test_training_run_and_evaluation_reload(name, fmnist, tmp_path):
+def test_training_run_and_evaluation_reload(name, fmnist_npz, tmp_path):
     delta = dict(RUNS[name])
     arch_delta = delta.pop("architecture", {})
     s = settings(**delta, steps=24, log_every=8, checkpoint_every=12, snapshots=2)
     s["architecture"].update(arch_delta)
     run = tmp_path / "run"
-    result = train_run(s, fmnist, run, 0, threads=1)
+    result = train_run(s, fmnist_npz, run, 0, threads=1)
     assert result["status"] == "ok", result["message"]
     log = pd.read_csv(run / "log.csv")
     assert len(log) == 3 and log[["loss_d", "loss_g"]].notna().all().all()
@@ -450,7 +441,7 @@ def test_training_run_and_evaluation_reload(name, fmnist, tmp_path):
     state = torch.load(run / "generator.pt", weights_only=True)
     assert state["w_avg"].abs().sum() > 0  # tracked during training, saved with the weights
     assert checkpoint.load_latest(run / "ckpt")["gan"]["step"] == 24  # weights_only=True
-    net, z_dim = load_generator(run, load_prepared(fmnist), CPU)
+    net, z_dim = load_generator(run, load_prepared(fmnist_npz), CPU)
     G = net.generator if isinstance(net, LabelledSampler) else net
     assert isinstance(G, StyleGenerator) and not G.training and torch.equal(G.w_avg, state["w_avg"])
     with torch.no_grad():

@@ -17,6 +17,7 @@ from torch import nn
 
 from ganbench.config import SETTINGS_DEFAULTS, Config, merge
 from ganbench.errors import ConfigError
+from ganbench.losses import CriticPass
 from ganbench.train.gan import GAN, STAT_NAMES
 from ganbench.tricks import TRICKS, Trick
 from ganbench.tricks.experience_replay import ExperienceReplay
@@ -65,6 +66,11 @@ def the(gan: GAN, cls: type[Trick]) -> Trick:
     return next(t for t in gan.tricks if isinstance(t, cls))
 
 
+def critic_pass(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, conditioning=None) -> CriticPass:
+    """What a penalty hook gets in D's step: the critic, the batches and its logits on them."""
+    return CriticPass(critic, real, fake, critic(real), critic(fake), conditioning)
+
+
 def flat_params(module: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
 
@@ -99,9 +105,9 @@ def test_instance_noise_sigma_anneals_to_zero():
     noise = the(gan, InstanceNoise)
     assert [noise.sigma_at(s) for s in (0, 50, 100, 200)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
     x = torch.ones(8192, 2)
-    assert (noise.critic_inputs(x, gan) - 1).std().item() == pytest.approx(0.2, rel=0.05)
+    assert (noise.critic_inputs(x, gan.context) - 1).std().item() == pytest.approx(0.2, rel=0.05)
     gan.step = 100
-    assert noise.critic_inputs(x, gan) is x
+    assert noise.critic_inputs(x, gan.context) is x
 
 
 def inputs_seen_by(D: nn.Module) -> list[torch.Tensor]:
@@ -161,10 +167,11 @@ def test_gradient_penalty_of_a_linear_critic_is_analytic():
         critic[0].weight.copy_(torch.tensor([[3.0, 4.0]]))  # ∇D = w everywhere, ‖w‖ = 5
     real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
     gp = the(gan, GradientPenalty)
-    assert gp.d_penalty(critic, real, fake, gan).item() == pytest.approx(2.0 * (5 - 1) ** 2)
+    assert gp.d_penalty(critic_pass(critic, real, fake), gan.context).item() == pytest.approx(2.0 * (5 - 1) ** 2)
     assert gan.d_objective(critic, real, fake)[1].item() == pytest.approx(32.0)  # reported as the penalty
     zero_centred = make_gan({"gradient_penalty": {"weight": 2.0, "center": 0.0}}, loss="hinge")
-    assert the(zero_centred, GradientPenalty).d_penalty(critic, real, fake, gan).item() == pytest.approx(50.0)
+    penalty = the(zero_centred, GradientPenalty).d_penalty(critic_pass(critic, real, fake), zero_centred.context)
+    assert penalty.item() == pytest.approx(50.0)
 
 
 def test_gradient_penalty_of_a_conditional_critic_pairs_classes_and_ignores_label_inputs():
@@ -192,7 +199,51 @@ def test_gradient_penalty_of_a_conditional_critic_pairs_classes_and_ignores_labe
     # a class without a fake in the batch has no partner: its samples are left out of the penalty
     lonely = gan.real_batch(torch.randn(n, 2), torch.full((n,), 7))
     others = gan.real_batch(torch.randn(n, 2), torch.arange(n) % 7)
-    assert the(gans[0], GradientPenalty).d_penalty(critic, lonely, others, gans[0]).item() == 0.0
+    penalty = the(gans[0], GradientPenalty).d_penalty(critic_pass(critic, lonely, others, gans[0].conditioning),
+                                                       gans[0].context)
+    assert penalty.item() == 0.0
+
+
+def test_r1_of_a_linear_critic_is_the_closed_form():
+    """D(x) = w·x + b has ∇ₓD = w, so R1 = (γ/2)‖w‖² whatever the real batch, and its gradient in w is γ·w: the
+    penalty reaches D's update. For a conditional D the norm is over the data inputs only."""
+    critic = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.tensor([[3.0, 4.0]]))  # ‖w‖² = 25
+    real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
+    gan, plain = make_gan({"r1": {"gamma": 2.0}}, loss="hinge"), make_gan(loss="hinge")
+    total, penalty, _, _ = gan.d_objective(critic, real, fake)
+    assert penalty.item() == pytest.approx(0.5 * 2.0 * 25.0)
+    (with_r1,) = torch.autograd.grad(total, critic[0].weight)
+    (without,) = torch.autograd.grad(plain.d_objective(critic, real, fake)[0], critic[0].weight)
+    assert torch.allclose(with_r1 - without, 2.0 * critic[0].weight.detach())
+    k = 8
+    conditional = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "batch_size": BATCH,
+                                            "conditional": "concat", "loss": "hinge", "tricks": {"r1": {}}})
+    cgan = GAN(conditional, POINTS, "points", k, CPU)
+    labelled = nn.Sequential(nn.Linear(2 + k, 1), nn.Flatten(0))
+    with torch.no_grad():
+        labelled[0].weight.copy_(torch.tensor([[3.0, 4.0] + [7.0] * k]))
+    labels = torch.arange(BATCH) % k
+    penalty = cgan.d_objective(labelled, cgan.real_batch(real, labels), cgan.real_batch(fake, labels))[1]
+    assert penalty.item() == pytest.approx(0.5 * 10.0 * 25.0)  # the default γ = 10; label weights left out
+
+
+def test_r1_costs_no_extra_forward_pass_of_d():
+    """With R1 D reads exactly what it reads without it: one pass over the real batch per D step (which then
+    requires grad), one over the fakes, one in G's step. A gradient penalty on interpolates needs one more."""
+    counts = {}
+    for name, tricks in [("plain", {}), ("r1", {"r1": {}}), ("gp", {"gradient_penalty": {"center": 0.0}})]:
+        torch.manual_seed(0)
+        gan = make_gan(tricks, loss="hinge", d_steps=3)
+        seen = []
+        gan.D.register_forward_hook(lambda module, args, out, seen=seen: seen.append(args[0].requires_grad))
+        gan.train_step(data_source(POINTS, BATCH))
+        counts[name] = seen
+    assert len(counts["r1"]) == len(counts["plain"]) == 3 * 2 + 1
+    assert len(counts["gp"]) == 3 * 3 + 1
+    assert counts["r1"][0:6:2] == [True] * 3  # the real batch of each D step, the only one R1 differentiates
+    assert not any(counts["r1"][1:6:2]) and not any(counts["plain"][:6])
 
 
 def test_minibatch_discrimination_makes_d_see_the_batch():
@@ -234,15 +285,15 @@ def test_experience_replay_returns_stored_fakes():
     gan = make_gan({"experience_replay": {"size": 64, "fraction": 1.0}})
     replay = the(gan, ExperienceReplay)
     real, first, second = torch.randn(BATCH, 2), torch.randn(BATCH, 2), torch.randn(BATCH, 2)
-    r, f = replay.d_inputs(real, first, gan)
+    r, f = replay.d_inputs(real, first, gan.context)
     assert r is real and torch.equal(f, first)  # empty buffer: nothing to replay yet
-    _, f = replay.d_inputs(real, second, gan)
+    _, f = replay.d_inputs(real, second, gan.context)
     stored = {tuple(row.tolist()) for row in first}
     assert all(tuple(row.tolist()) in stored for row in f)  # every fake D sees now is an old one
     half = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
     replay_half = the(half, ExperienceReplay)
-    replay_half.d_inputs(real, first, half)
-    _, f = replay_half.d_inputs(real, second, half)
+    replay_half.d_inputs(real, first, half.context)
+    _, f = replay_half.d_inputs(real, second, half.context)
     assert torch.equal(f[BATCH // 2:], second[BATCH // 2:])
     assert all(tuple(row.tolist()) in stored for row in f[: BATCH // 2])
 
@@ -256,16 +307,16 @@ def test_experience_replay_keeps_old_generators_and_logs_their_age():
     real = torch.randn(BATCH, 2)
     for step in range(40):  # each batch is filled with its step number, so a sample shows when it was made
         gan.step = step
-        replay.d_inputs(real, torch.full((BATCH, 2), float(step)), gan)
+        replay.d_inputs(real, torch.full((BATCH, 2), float(step)), gan.context)
     buffer = replay.buffer
     assert buffer.count == 64 and torch.equal(buffer.data[:, 0], buffer.made)
     ages = 39 - buffer.made
     assert ages.max().item() > 8 and buffer.made.unique().numel() > 8
     gan.step = 40
-    _, f = replay.d_inputs(real, torch.full((BATCH, 2), 40.0), gan)
+    _, f = replay.d_inputs(real, torch.full((BATCH, 2), 40.0), gan.context)
     replayed = f[: BATCH // 2, 0]
     assert (replayed < 40).all()
-    assert replay.stats(gan)["replay_age"].item() == pytest.approx((40 - replayed).mean().item())
+    assert replay.stats(gan.context)["replay_age"].item() == pytest.approx((40 - replayed).mean().item())
     resumed = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
     the(resumed, ExperienceReplay).load_state_dict(state_through_disk(replay.state_dict()))
     loaded = the(resumed, ExperienceReplay).buffer
@@ -321,7 +372,7 @@ def test_unrolling_leaves_d_as_it_was():
     assert torch.allclose(flat_params(critic), flat_params(manual))
     # G's gradient flows through the unrolled copy
     gan.opt_g.zero_grad()
-    gan.loss.g_loss(critic(gan.G(gan.sample_z(BATCH)))).backward()
+    gan.loss.g_loss(None, critic(gan.G(gan.sample_z(BATCH)))).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.G.parameters())
 
 
@@ -363,7 +414,7 @@ def g_loss_through(gan: GAN, seed: int = 11) -> torch.Tensor:
     """G's loss against its unrolled critic, with every random draw (batches, z) fixed by ``seed``."""
     torch.manual_seed(seed)
     critic = gan.g_critic(gan.D)
-    return gan.loss.g_loss(critic(gan.generate(gan.sample_z(BATCH))))
+    return gan.loss.g_loss(None, critic(gan.generate(gan.sample_z(BATCH))))
 
 
 def test_second_order_unrolling_gives_gs_exact_gradient():
@@ -491,7 +542,7 @@ def test_multi_d_trains_n_discriminators_and_g_uses_their_mean():
     torch.manual_seed(3)
     with torch.no_grad():
         fake = gan.G(gan.sample_z(BATCH))
-        expected = torch.stack([gan.loss.g_loss(D(fake)) for D in gan.Ds]).mean()
+        expected = torch.stack([gan.loss.g_loss(None, D(fake)) for D in gan.Ds]).mean()
     torch.manual_seed(3)
     assert gan.g_step().item() == pytest.approx(expected.item(), rel=1e-5)
 
@@ -514,8 +565,8 @@ def test_grad_clip_bounds_the_gradient_norm():
     for p in [*gan.D.parameters(), *gan.G.parameters()]:
         p.grad = torch.full_like(p, 10.0)
     clip = gan.tricks[0]
-    clip.before_d_step(gan.D, gan)
-    clip.before_g_step(gan)
+    clip.before_d_step(gan.D, gan.context)
+    clip.before_g_step(gan.context)
     norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in gan.D.parameters()]))
     assert norm.item() == pytest.approx(0.5, rel=1e-4)
     assert all(torch.equal(p.grad, torch.full_like(p, 10.0)) for p in gan.G.parameters())  # G: not clipped
@@ -571,6 +622,8 @@ TRAINING: dict[str, dict[str, Any]] = {
     "grad_clip": {"tricks": {"grad_clip": {"max_norm_d": 0.1, "max_norm_g": 0.1}}},
     "lr_schedule": {"tricks": {"lr_schedule": {"schedule": "cosine"}}},
     "weight_clip": {"tricks": {"weight_clip": {}}, "loss": "wgan", "optimizer": {"name": "rmsprop"}},
+    "r1": {"tricks": {"r1": {"gamma": 1.0}}, "loss": "rasgan"},
+    "r1_unrolled": {"tricks": {"r1": {}, "unrolled": {"steps": 2}}, "loss": "ralsgan"},
     "combo_regularisers": {"loss": "hinge", "d_steps": 2, "tricks": {
         "spectral_norm": {}, "gradient_penalty": {"center": 0.0}, "minibatch_stddev": {}, "ema": {},
         "experience_replay": {"size": 64}, "lr_schedule": {}, "grad_clip": {}, "instance_noise": {}}},

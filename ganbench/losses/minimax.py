@@ -26,7 +26,7 @@ class _BinaryCrossEntropyD(GANLoss):
 class Minimax(_BinaryCrossEntropyD):
     citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Eq. 1"
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return -F.softplus(fake_logits).mean()
 
 
@@ -34,5 +34,5 @@ class Minimax(_BinaryCrossEntropyD):
 class NonSaturating(_BinaryCrossEntropyD):
     citation = "Goodfellow et al. 2014, Sec. 3 (the -log D trick)"
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return F.softplus(-fake_logits).mean()

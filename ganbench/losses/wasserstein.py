@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ganbench.errors import ConfigError
-from ganbench.losses.base import LOSSES, GANLoss
+from ganbench.losses.base import LOSSES, CriticPass, GANLoss
 from ganbench.options import POSITIVE
+from ganbench.registry import options_of
 
 if TYPE_CHECKING:
     from ganbench.train.conditioning import Conditioning
@@ -84,7 +85,7 @@ def refuse_batchnorm_critic(settings: dict[str, Any], key: str) -> None:
     from ganbench.models import ARCHITECTURES
 
     arch = settings["architecture"]
-    if ARCHITECTURES.get(arch["name"]).d_batch_norm({k: v for k, v in arch.items() if k != "name"}):
+    if ARCHITECTURES.get(arch["name"]).d_batch_norm(options_of(arch)):
         raise ConfigError(
             f"{key}: a gradient penalty needs a critic without batch normalisation (Gulrajani et al. 2017, Sec. 4: "
             f"the penalty is on each sample's gradient, which batch normalisation makes depend on the whole batch); "
@@ -99,7 +100,7 @@ class Wasserstein(GANLoss):
     def d_loss(self, real_logits, fake_logits):
         return fake_logits.mean() - real_logits.mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return -fake_logits.mean()
 
     @classmethod
@@ -123,5 +124,6 @@ class WassersteinGP(Wasserstein):
     def validate(cls, settings, key):
         refuse_batchnorm_critic(settings, key)
 
-    def penalty(self, discriminator, real, fake, conditioning=None):
-        return self.options["gp_weight"] * gradient_penalty(discriminator, real, fake, conditioning=conditioning)
+    def penalty(self, critic: CriticPass):
+        return self.options["gp_weight"] * gradient_penalty(critic.D, critic.real, critic.fake,
+                                                            conditioning=critic.conditioning)

@@ -47,8 +47,7 @@ from ganbench.io import read_json, torch_save, write_json
 from ganbench.metrics.conditional import balanced_labels, conditional_accuracy, is_conditional
 from ganbench.metrics.critic import critic_estimate, is_wasserstein
 from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, CLASSIFIER, FID, ISC, PRC, FeaturePipeline
-from ganbench.metrics.fidelity import (FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics,
-                                       real_caches)
+from ganbench.metrics.fidelity import FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics, real_caches
 from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.models import ARCHITECTURES

@@ -40,9 +40,11 @@ def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu"
 
 
 class Conditioning:
-    """Unconditional: every method is the identity."""
+    """Unconditional: every method is the identity. ``active``: labels travel in G's and D's inputs;
+    ``separates_labels``: D reads the label apart from the data (so one D input must be one sample)."""
 
     active: ClassVar[bool] = False
+    separates_labels: ClassVar[bool] = False
 
     def __init__(self, num_classes: int):
         self.k = int(num_classes)
@@ -170,6 +172,8 @@ class ProjectionDiscriminator(nn.Module):
 
 @CONDITIONINGS.register("projection")
 class Projection(Concat):
+    separates_labels = True
+
     def d_shape(self, shape):
         return shape
 

@@ -4,7 +4,9 @@
 and ``optimizer.d`` override any of ``name``, ``betas``, ``momentum`` and ``weight_decay`` for one network, so G and
 D can use different optimizers (``d: {name: sgd, momentum: 0.9}``) and D alone can be penalised by weight decay
 (``d: {weight_decay: 1.0e-4}``: an L2 penalty on D's weights, added to the gradient as torch's optimizers do).
-The learning rates stay ``lr_g`` and ``lr_d`` (TTUR, Heusel et al. 2017, is just two numbers).
+The learning rates stay ``lr_g`` and ``lr_d`` (TTUR, Heusel et al. 2017, is just two numbers). The optimizer
+names are checked against ``OPTIMIZERS`` by the config check (``check_optimizers``), not by the schema, so a newly
+registered optimizer is accepted everywhere at once.
 
 ``FUNCTIONAL_UPDATES`` holds, for every optimizer, the same update written as a differentiable function of the
 parameters, gradients and optimizer state, for algorithms that differentiate through optimizer steps (the
@@ -28,6 +30,15 @@ def network_settings(settings: dict[str, Any], net: str) -> dict[str, Any]:
     merged over them."""
     shared = {k: v for k, v in settings.items() if k not in NETWORKS}
     return {**shared, **(settings.get(net) or {})}
+
+
+def check_optimizers(settings: dict[str, Any], key: str = "optimizer") -> None:
+    """ConfigError unless every optimizer named in ``settings`` (shared, ``g``, ``d``) is registered; the message
+    names the key (``key.g.name``) and the registered names."""
+    OPTIMIZERS.get(settings["name"], key=f"{key}.name")
+    for net in NETWORKS:
+        if "name" in (settings.get(net) or {}):
+            OPTIMIZERS.get(settings[net]["name"], key=f"{key}.{net}.name")
 
 
 def _fast_kwargs(params: list[torch.nn.Parameter], fused_ok: bool = True) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from ganbench.data.base import fingerprint
 from ganbench.device import configure_threads, describe, pick_device
 from ganbench.io import torch_save, write_json
 from ganbench.timing import job_costs
-from ganbench.train.gan import GAN
 from ganbench.train.models import TrainingModel, build_model
 from ganbench.train.trainer import Trainer
 
@@ -78,7 +77,7 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
     seed_everything(seed)
     gan = build_gan(settings, data, device)
     if runtime["compile"]:  # worth it on a GPU; on a CPU it compiles with the host C++ compiler (tests use that)
-        for net in (gan.G, *gan.Ds):
+        for net in gan.networks().values():
             net.compile()  # in place: state_dict keys stay as they are, so checkpoints are interchangeable
     trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
                       log_every=int(settings["log_every"]), checkpoint_every=int(settings["checkpoint_every"]),
@@ -86,10 +85,12 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
                       amp=bool(runtime["amp"]), labels=torch.from_numpy(data.y_train), identity=run_id)
     setup = time.perf_counter() - start
     result = trainer.fit()
-    torch_save(gan.sampler().state_dict(), out / "generator.pt")
-    if gan.sampler() is not gan.G:  # EMA (or another evaluation copy): keep the raw weights for comparison
-        torch_save(gan.G.state_dict(), out / "generator_raw.pt")
-    save_samples(gan, data, out / "samples.png")
+    sampler = gan.sampler()
+    torch_save(sampler.state_dict(), out / "generator.pt")
+    raw = gan.raw_generator()
+    if raw is not None:  # EMA (or another evaluation copy): keep the raw weights for comparison
+        torch_save(raw.state_dict(), out / "generator_raw.pt")
+    save_samples(gan, sampler, data, out / "samples.png")
     result.update({
         "identity": run_id,
         "stale_moved_to": os.path.relpath(moved) if moved else None,
@@ -138,10 +139,11 @@ def record_failure(out_dir: str | Path, settings: dict[str, Any], seed: int, exc
 
 
 @torch.no_grad()
-def save_samples(gan: GAN, data: Prepared, path: Path, n: int = 64) -> None:
+def save_samples(gan: TrainingModel, net: torch.nn.Module, data: Prepared, path: Path, n: int = 64) -> None:
+    """The fixed-noise picture of ``net`` (the model's sampler)."""
     from ganbench.plots import save_image_grid, save_points
 
-    net = gan.sampler().eval()
+    net.eval()
     count = n if data.kind == "image" else 2000
     conditioning = gan.conditioning
     if conditioning.active and data.kind == "image":

@@ -1,7 +1,9 @@
 """The generic training loop: data feeding, logging, checkpoints, divergence, timing. Knows nothing of losses.
 
-The dataset lives on the device as one tensor; batches are random index draws, so there is no DataLoader and no
-per-batch host work. Statistics stay on the device and are synced once every ``log_every`` steps.
+It trains any ``TrainingModel`` (``ganbench.train.models``): a GAN or a non-adversarial baseline. The dataset lives
+on the device as one tensor; batches are random index draws, so there is no DataLoader and no per-batch host work.
+Statistics stay on the device and are synced once every ``log_every`` steps; at that sync the divergence check
+looks at the logged statistics and at the weights of every network the model trains.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,8 +22,11 @@ from ganbench.errors import CheckpointError
 from ganbench.io import atomic_open, torch_save
 from ganbench.progress import Progress
 from ganbench.train import checkpoint
-from ganbench.train.gan import GAN, STAT_NAMES
+from ganbench.train.gan import STAT_NAMES
 from ganbench.train.preemption import Preempted, stop_requests
+
+if TYPE_CHECKING:
+    from ganbench.train.models import TrainingModel
 
 LOG_COLUMNS = ("step", *STAT_NAMES, "seconds")
 EXPLODED = 1e6  # a weight whose magnitude passes this counts as diverged
@@ -44,15 +49,15 @@ class Trainer:
     """``identity``: the run's identity hash (``ganbench.runs``), stored in every checkpoint; a checkpoint of
     another identity is never resumed."""
 
-    def __init__(self, gan: GAN, data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
+    def __init__(self, model: "TrainingModel", data: torch.Tensor, out_dir: Path, *, steps: int, log_every: int,
                  checkpoint_every: int, snapshots: int = 1, progress: bool | None = None, amp: bool = False,
                  labels: torch.Tensor | None = None, identity: str | None = None):
-        self.gan = gan
+        self.model = model
         self.identity = identity
         # kept as stored (uint8 images: 4× smaller than float) on the device; each batch is converted on the fly
-        self.data = data.to(gan.device)
+        self.data = data.to(model.device)
         # class labels, for a conditional model only (D then sees [x, onehot(y)])
-        self.labels = labels.to(gan.device) if labels is not None and gan.conditioning.active else None
+        self.labels = labels.to(model.device) if labels is not None and model.conditioning.active else None
         self.out = Path(out_dir)
         self.steps = steps
         self.log_every = log_every
@@ -71,21 +76,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ pieces
     def next_real(self) -> torch.Tensor:
-        idx = torch.randint(0, self.data.shape[0], (self.gan.batch_size,), device=self.data.device)
+        idx = torch.randint(0, self.data.shape[0], (self.model.batch_size,), device=self.data.device)
         x = to_model_space(self.data[idx])
-        return x if self.labels is None else self.gan.real_batch(x, self.labels[idx])
+        return x if self.labels is None else self.model.real_batch(x, self.labels[idx])
 
     def _flush(self, pending: list[dict[str, torch.Tensor]], first_step: int) -> None:
         stacked = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in pending]).mean(0)
-        values = stacked.tolist()  # the one host sync per log window
+        values = stacked.tolist()  # a host sync once per log window
         row = {"step": first_step + len(pending), **dict(zip(STAT_NAMES, values)), "seconds": self.elapsed}
         self.rows.append(row)
         if not all(math.isfinite(v) for v in values):
             raise Diverged(f"non-finite loss at step {row['step']}")
-        biggest = max(p.detach().abs().max() for p in self.gan.G.parameters())
-        biggest = max(biggest, max(p.detach().abs().max() for p in self.gan.D.parameters()))
-        if not torch.isfinite(biggest) or biggest > EXPLODED:
-            raise Diverged(f"weights exploded (max |w| = {float(biggest):.3g}) at step {row['step']}")
+        nets = self.model.networks()
+        largest = torch.stack([torch.stack([p.detach().abs().max().float() for p in net.parameters()]).max()
+                               for net in nets.values()]).tolist()  # one sync for all networks
+        for name, value in zip(nets, largest):
+            if not math.isfinite(value) or value > EXPLODED:
+                raise Diverged(f"weights of {name} exploded (max |w| = {value:.3g}) at step {row['step']}")
 
     def _write_log(self) -> None:
         buf = io.StringIO()
@@ -99,36 +106,36 @@ class Trainer:
         self._write_log()
         pending = torch.stack([torch.stack([s[k] for k in STAT_NAMES]) for s in self.pending]) if self.pending \
             else torch.zeros(0, len(STAT_NAMES))
-        checkpoint.save(self.out / "ckpt", self.gan.step,
-                        {"gan": self.gan.state_dict(), "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed,
+        checkpoint.save(self.out / "ckpt", self.model.step,
+                        {"gan": self.model.state_dict(), "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed,
                          "rows": len(self.rows), "identity": self.identity,
                          "pending": pending, "window_start": self.window_start})
 
     def _resume(self) -> None:
-        state = checkpoint.load_latest(self.out / "ckpt", self.gan.device)
-        self.window_start = self.gan.step
+        state = checkpoint.load_latest(self.out / "ckpt", self.model.device)
+        self.window_start = self.model.step
         if state is None:
             return
         if state.get("identity") != self.identity:
             raise CheckpointError(f"{self.out / 'ckpt'}: the checkpoint belongs to run identity "
                                   f"{state.get('identity')}, not {self.identity}; it is not resumed (ganbench.runs "
                                   "moves such folders aside before training)")
-        self.gan.load_state_dict(state["gan"])
+        self.model.load_state_dict(state["gan"])
         checkpoint.set_rng_state(state["rng"])
         self.elapsed = float(state["elapsed"])
         self.cpu_elapsed = float(state.get("cpu_elapsed", 0.0))
-        self.resumed_from = self.gan.step
+        self.resumed_from = self.model.step
         if (self.out / "log.csv").exists():
             with open(self.out / "log.csv") as handle:
                 rows = [{k: int(v) if k == "step" else float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
-            self.rows = [r for r in rows if r["step"] <= self.gan.step][: int(state["rows"])]
+            self.rows = [r for r in rows if r["step"] <= self.model.step][: int(state["rows"])]
         pending = state.get("pending")
-        self.pending = [dict(zip(STAT_NAMES, row.to(self.gan.device).unbind())) for row in pending] \
+        self.pending = [dict(zip(STAT_NAMES, row.to(self.model.device).unbind())) for row in pending] \
             if pending is not None else []
-        self.window_start = int(state.get("window_start", self.gan.step))
+        self.window_start = int(state.get("window_start", self.model.step))
 
     def _snapshot(self) -> None:
-        torch_save(self.gan.sampler().state_dict(), self.out / "snapshots" / f"step{self.gan.step:08d}.pt")
+        torch_save(self.model.sampler().state_dict(), self.out / "snapshots" / f"step{self.model.step:08d}.pt")
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, Any]:
@@ -138,14 +145,15 @@ class Trainer:
         self._resume()
         status, message = "ok", ""
         # a bar on a terminal, log lines otherwise (Snakemake job logs), fed with each flushed window's stats
-        progress = Progress(self.steps, self.gan.step, self.gan.batch_size * self.gan.d_steps, tty=self.progress)
+        progress = Progress(self.steps, self.model.step, self.model.batch_size * self.model.batches_per_step,
+                            tty=self.progress)
         try:
             with stop_requests() as stop:
-                while self.gan.step < self.steps:
+                while self.model.step < self.steps:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    with torch.autocast(self.gan.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                        self.pending.append(self.gan.train_step(self.next_real))
-                    step = self.gan.step
+                    with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                        self.pending.append(self.model.train_step(self.next_real))
+                    step = self.model.step
                     if step % self.log_every == 0 or step == self.steps:
                         self._flush(self.pending, self.window_start)
                         progress.update(step, self.rows[-1])
@@ -168,11 +176,11 @@ class Trainer:
             self._checkpoint()  # the final state too: D's weights for the critic estimate and filter plots
         else:
             self._write_log()
-        images = self.gan.step * self.gan.batch_size * self.gan.d_steps  # real images D has seen
+        images = self.model.step * self.model.batch_size * self.model.batches_per_step  # real images the steps read
         return {
             "status": status,
             "message": message,
-            "steps": self.gan.step,
+            "steps": self.model.step,
             "train_seconds": self.elapsed,
             "train_cpu_seconds": self.cpu_elapsed,
             "images_per_second": images / max(self.elapsed, 1e-9),

@@ -5,6 +5,8 @@ key                         what it does                                        
 ==========================  =====================================================  ============================
 spectral_norm               spectral normalisation of D's (and G's) layers         generator (false)
 gradient_penalty            weight·E[(‖∇D(x̂)‖ − center)²] added to D's loss        weight (10), center (1)
+r1                          (γ/2)·E[‖∇D(x)‖²] on real data, from the logits of    gamma (10)
+                            D's own pass (no extra forward)
 label_smoothing             one-sided: the real target becomes real_target         real_target (0.9)
 instance_noise              Gaussian noise on every D input (G's step included,    sigma (0.1), anneal_steps (1000)
                             labels left clean), σ annealed to 0
@@ -55,6 +57,7 @@ from ganbench.tricks import (  # noqa: F401  (registration)
     minibatch_stddev,
     multi_d,
     pacgan,
+    r1,
     spectral_norm,
     unrolled,
     weight_clip,

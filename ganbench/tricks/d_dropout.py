@@ -18,7 +18,7 @@ class DDropout(Trick):
     citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Sec. 5"
     order = ORDER_STRUCTURE
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         names = activations(D)
         if not names:
             raise ValueError(f"{self.key}: the discriminator has no activation to put dropout after")

@@ -2,8 +2,9 @@
 θ_ema ← decay·θ_ema + (1 − decay)·θ, so samples come from a smoothed generator that does not jitter with the
 last updates. Before step ``start`` the average simply tracks G. Buffers (BatchNorm statistics) are copied.
 
-The average becomes ``gan.G_eval``, which ``GAN.sampler()`` returns: samples, snapshots and ``generator.pt``, and
-so the evaluation, use the EMA weights; the raw G stays ``gan.G`` and is in every checkpoint.
+The average becomes the network to sample from (``TrickContext.set_sampler``): samples, snapshots and
+``generator.pt``, and so the evaluation, use the EMA weights; the raw G is in every checkpoint and is kept as
+``generator_raw.pt``.
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ class EMA(Trick):
         super().__init__(options, key)
         self.average: torch.nn.Module | None = None
 
-    def on_models(self, gan):
-        self.average = copy.deepcopy(gan.G).eval().requires_grad_(False)
-        gan.G_eval = self.average
+    def on_models(self, ctx):
+        self.average = copy.deepcopy(ctx.generator).eval().requires_grad_(False)
+        ctx.set_sampler(self.average)
 
     @torch.no_grad()
-    def after_g_step(self, gan):
+    def after_g_step(self, ctx):
         assert self.average is not None
-        weight = 1.0 if gan.step < int(self.options["start"]) else 1.0 - float(self.options["decay"])
-        for avg, new in zip(self.average.parameters(), gan.G.parameters()):
+        weight = 1.0 if ctx.step < int(self.options["start"]) else 1.0 - float(self.options["decay"])
+        G = ctx.generator
+        for avg, new in zip(self.average.parameters(), G.parameters()):
             avg.lerp_(new, weight)
-        for avg, new in zip(self.average.buffers(), gan.G.buffers()):
+        for avg, new in zip(self.average.buffers(), G.buffers()):
             avg.copy_(new)
 
     def state_dict(self):

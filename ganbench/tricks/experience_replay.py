@@ -86,21 +86,21 @@ class ExperienceReplay(Trick):
         self.buffer = ReplayBuffer(self.options["size"])
         self.age: torch.Tensor | None = None  # mean age of the last replayed fakes
 
-    def d_inputs(self, real, fake, gan):
+    def d_inputs(self, real, fake, ctx):
         target = round(float(self.options["fraction"]) * fake.shape[0])
         k = min(target, self.buffer.count)
         if k > 0:
             old, made = self.buffer.sample(k)
             mixed = torch.cat([old, fake[k:]])
-            self.age = (gan.step - made).mean()
+            self.age = (ctx.step - made).mean()
         else:
             mixed = fake
-        self.buffer.push(fake, gan.step, target)
+        self.buffer.push(fake, ctx.step, target)
         return real, mixed
 
-    def stats(self, gan):
+    def stats(self, ctx):
         if self.age is None:
-            self.age = torch.zeros((), device=gan.device)
+            self.age = torch.zeros((), device=ctx.device)
         return {"replay_age": self.age}
 
     def state_dict(self):

@@ -17,15 +17,16 @@ class GradClip(Trick):
     ranges = dict.fromkeys(defaults, Range(0, open_low=True, nullable=True))
     citation = "Pascanu et al., On the difficulty of training recurrent neural networks (ICML 2013)"
 
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        if self.options["max_norm_d"] is None and self.options["max_norm_g"] is None:
+    @classmethod
+    def validate(cls, settings, key):
+        options = cls.configured(settings, key)
+        if options["max_norm_d"] is None and options["max_norm_g"] is None:
             raise ConfigError(f"{key}: both max_norm_d and max_norm_g are null; nothing to clip")
 
-    def before_d_step(self, D, gan):
+    def before_d_step(self, D, ctx):
         if self.options["max_norm_d"] is not None:
             clip_grad_norm_(D.parameters(), float(self.options["max_norm_d"]))
 
-    def before_g_step(self, gan):
+    def before_g_step(self, ctx):
         if self.options["max_norm_g"] is not None:
-            clip_grad_norm_(gan.G.parameters(), float(self.options["max_norm_g"]))
+            clip_grad_norm_(ctx.generator.parameters(), float(self.options["max_norm_g"]))

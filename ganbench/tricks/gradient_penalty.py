@@ -22,11 +22,14 @@ class GradientPenalty(Trick):
 
     @classmethod
     def validate(cls, settings, key):
-        if settings["loss"]["name"] == "wgan-gp":
-            raise ConfigError(f"{key}: loss wgan-gp already adds a gradient penalty; use loss wgan with this trick "
-                              f"or drop it")
+        from ganbench.losses import LOSSES
+
+        loss = settings["loss"]["name"]
+        if LOSSES.get(loss).gradient_penalty:
+            raise ConfigError(f"{key}: loss {loss} already adds a gradient penalty; use a loss without one (wgan) "
+                              f"with this trick or drop it")
         refuse_batchnorm_critic(settings, key)
 
-    def d_penalty(self, D, real, fake, gan):
-        return float(self.options["weight"]) * gradient_penalty(D, real, fake, float(self.options["center"]),
-                                                                gan.conditioning)
+    def d_penalty(self, critic, ctx):
+        return float(self.options["weight"]) * gradient_penalty(critic.D, critic.real, critic.fake,
+                                                                float(self.options["center"]), critic.conditioning)

@@ -25,8 +25,8 @@ class InstanceNoise(Trick):
         frac = max(0.0, 1.0 - step / int(self.options["anneal_steps"]))
         return float(self.options["sigma"]) * frac
 
-    def critic_inputs(self, x, gan):
-        sigma = self.sigma_at(gan.step)
+    def critic_inputs(self, x, ctx):
+        sigma = self.sigma_at(ctx.step)
         if sigma == 0.0:
             return x
-        return gan.conditioning.map_data(x, lambda data: data + sigma * torch.randn_like(data))
+        return ctx.conditioning.map_data(x, lambda data: data + sigma * torch.randn_like(data))

@@ -17,5 +17,5 @@ class LabelSmoothing(Trick):
         require_loss(settings, key, "uses_real_target",
                      "label smoothing needs a loss with a real target (minimax, nonsaturating, lsgan)")
 
-    def on_loss(self, loss):
-        loss.real_target = float(self.options["real_target"])
+    def on_models(self, ctx):
+        ctx.set_real_target(float(self.options["real_target"]))

@@ -46,12 +46,12 @@ class LRSchedule(Trick):
         super().__init__(options, key)
         self.schedulers: list[LambdaLR] = []
 
-    def on_optimizers(self, gan):
-        total = int(self.options["steps"] or gan.settings["steps"])
+    def on_optimizers(self, ctx):
+        total = int(self.options["steps"] or ctx.total_steps)
         factor = lr_factor(self.options["schedule"], float(self.options["final"]), total)
-        self.schedulers = [LambdaLR(opt, factor) for opt in (gan.opt_g, *gan.opt_ds)]
+        self.schedulers = [LambdaLR(opt, factor) for opt in ctx.optimizers()]
 
-    def after_g_step(self, gan):
+    def after_g_step(self, ctx):
         for scheduler in self.schedulers:
             scheduler.step()
 

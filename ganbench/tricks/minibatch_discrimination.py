@@ -43,7 +43,7 @@ class MinibatchDiscriminationTrick(Trick):
     citation = "Salimans et al., Improved Techniques for Training GANs (NeurIPS 2016), Sec. 3.2"
     order = ORDER_STRUCTURE
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         _, old = head(D)
         layer = MinibatchDiscrimination(old.in_features, self.options["kernels"], self.options["kernel_dim"])
         insert_before_head(D, layer, self.options["kernels"])

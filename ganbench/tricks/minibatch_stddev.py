@@ -51,6 +51,6 @@ class MinibatchStdDevTrick(Trick):
         if group and group < settings["batch_size"] and settings["batch_size"] % group:
             raise ConfigError(f"{key}.group_size: batch_size {settings['batch_size']} is not a multiple of {group}")
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         insert_before_head(D, MinibatchStdDev(self.options["group_size"]), 1)
         return D

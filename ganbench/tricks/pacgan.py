@@ -76,18 +76,24 @@ class PacGAN(Trick):
     @classmethod
     def validate(cls, settings, key):
         from ganbench.losses import LOSSES
+        from ganbench.train.conditioning import CONDITIONINGS
 
         m = int(cls.configured(settings, key)["packing"])
         if LOSSES.get(settings["loss"]["name"]).wasserstein and settings["batch_size"] % m:
             # the Wasserstein estimate (ganbench.metrics.critic) evaluates the critic on batch_size samples
             raise ConfigError(f"{key}.packing: the critic estimate of a Wasserstein loss reads batches of batch_size "
                               f"{settings['batch_size']} samples, not a multiple of the packing {m}")
+        conditioning = CONDITIONINGS.get(settings.get("conditional", "none"))
+        if conditioning.separates_labels:
+            raise ConfigError(f"{key}: packing stacks several samples into one D input, which a discriminator that "
+                              f"reads the label apart from the image (conditional: "
+                              f"{settings.get('conditional')}) cannot split; use conditional: concat")
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         m = int(self.options["packing"])
         name, layer = first_layer(D)
         replace(D, name, widen_input(layer, m))
         return Packed(D, m)
 
-    def on_models(self, gan):
-        gan.batch_size = int(gan.settings["batch_size"]) * int(self.options["packing"])  # samples for batch_size packs
+    def on_models(self, ctx):
+        ctx.set_batch_size(ctx.batch_size * int(self.options["packing"]))  # samples for batch_size packs

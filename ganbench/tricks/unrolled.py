@@ -62,7 +62,14 @@ class Unrolled(Trick):
     def validate(cls, settings, key):
         if not cls.configured(settings, key)["second_order"]:
             return
+        from ganbench.train.optim import network_settings
         from ganbench.tricks import TRICKS as registry
+
+        optimizer = network_settings(settings["optimizer"], "d")["name"]
+        if optimizer not in FUNCTIONAL_UPDATES:
+            raise ConfigError(f"{key}.second_order: the differentiable unrolled updates need D's optimizer as a "
+                              f"differentiable function, and {optimizer!r} has none "
+                              f"(ganbench.train.optim.FUNCTIONAL_UPDATES); use second_order: false with it")
 
         for name, options in (settings.get("tricks") or {}).items():
             other = registry.get(name)
@@ -72,25 +79,22 @@ class Unrolled(Trick):
                                   f"tricks.{name}, which changes D's gradients or weights in place; use "
                                   f"second_order: false with it")
 
-    def g_critic(self, D, gan):
-        if gan.next_real is None:
-            raise RuntimeError(f"{self.key}: unrolling needs real batches; run it inside GAN.train_step")
+    def g_critic(self, D, ctx):
         if self.options["second_order"]:
-            return self.unroll_differentiably(D, gan)
+            return self.unroll_differentiably(D, ctx)
         critic = copy.deepcopy(D)
-        critic_opt = gan.new_d_optimizer(critic)
-        critic_opt.load_state_dict(copy.deepcopy(gan.d_optimizer(D).state_dict()))
+        critic_opt = ctx.new_d_optimizer(critic)
+        critic_opt.load_state_dict(copy.deepcopy(ctx.d_optimizer(D).state_dict()))
         for _ in range(int(self.options["steps"])):
-            real = gan.next_real()
-            with torch.no_grad():
-                fake = gan.generate(gan.sample_z(real.shape[0]))
-            gan.update_d(critic, critic_opt, gan.perceived(real), gan.perceived(fake))
+            real = ctx.next_real()
+            fake = ctx.generate(real.shape[0], graph=False)
+            ctx.update_d(critic, critic_opt, ctx.perceived(real), ctx.perceived(fake))
         return critic
 
-    def unroll_differentiably(self, D: nn.Module, gan) -> UnrolledCritic:
+    def unroll_differentiably(self, D: nn.Module, ctx) -> UnrolledCritic:
         """D after ``steps`` functional updates whose parameters stay functions of G's parameters."""
-        opt = gan.d_optimizer(D)
-        settings = gan.optimizer_settings("d")
+        opt = ctx.d_optimizer(D)
+        settings = ctx.d_optimizer_settings
         update = FUNCTIONAL_UPDATES.get(settings["name"], key="optimizer.d.name")
         lr = opt.param_groups[0]["lr"]  # as a learning-rate schedule has set it
         names = [name for name, _ in D.named_parameters()]
@@ -100,9 +104,9 @@ class Unrolled(Trick):
         buffers = {name: b.clone() for name, b in D.named_buffers()}  # BatchNorm, spectral-norm vectors
         critic = UnrolledCritic(D, dict(zip(names, params)), buffers)
         for _ in range(int(self.options["steps"])):
-            real = gan.next_real()
-            fake = gan.generate(gan.sample_z(real.shape[0]))  # with G's graph
-            total = gan.d_objective(critic, gan.perceived(real), gan.perceived(fake))[0]
+            real = ctx.next_real()
+            fake = ctx.generate(real.shape[0], graph=True)  # with G's graph
+            total = ctx.d_objective(critic, ctx.perceived(real), ctx.perceived(fake))
             grads = torch.autograd.grad(total, params, create_graph=True, allow_unused=True,
                                         materialize_grads=True)  # an unused parameter's gradient is 0
             stepped = [update(p, g, s, lr, settings) for p, g, s in zip(params, grads, states)]

@@ -32,7 +32,7 @@ class WeightClip(Trick):
                               f"keep one")
 
     @torch.no_grad()
-    def after_d_step(self, D, gan):
+    def after_d_step(self, D, ctx):
         c = float(self.options["clip"])
         for p in D.parameters():
             p.clamp_(-c, c)
