@@ -61,6 +61,7 @@ class DatasetBuilder(ABC):
     num_classes: ClassVar[int]  # classes (labelled images) or modes (mixtures); 0 if unlabelled
     defaults: ClassVar[dict[str, Any]] = {}
     citation: ClassVar[str] = ""
+    class_names: ClassVar[tuple[str, ...]] = ()  # label i's name, for the report's captions (empty: "class i")
 
     def __init__(self, name: str, options: dict[str, Any] | None = None):
         self.name = name
