@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = train_run(settings, data_path, out, seed, threads=1, progress=False)
                 cpu = time.process_time() - t0
                 net, z_dim = load_generator(out, data, torch.device("cpu"))
-                points = torch.cat(list(generate(net, z_dim, n, 500, int(options["seed"]), torch.device("cpu"))))
+                points = torch.cat(list(generate(net, z_dim, n, int(options["batch_size"]), int(options["seed"]),
+                                                    torch.device("cpu"))))
                 m = mixture_metrics(points.numpy(), np.asarray(data.meta["centers"]), float(data.meta["sigma"]),
                                     min_share=min_share)
                 record = {"settings": name, "variant": variant, "seed": seed, "status": result["status"],

@@ -351,6 +351,23 @@ def test_a_uniform_cloud_does_not_cover_every_mode_under_the_protocol(repo, name
     assert np.mean([m["modes"] == k for m in clouds(26_000, 20)]) > 0.9
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("mixture_samples", 0, r"^evaluation\.mixture_samples: 0 is less than the minimum of 1"),
+    ("mixture_samples", 2.5, r"^evaluation\.mixture_samples: 2\.5 is not of type 'integer'"),
+    ("mode_min_share", 0, r"^evaluation\.mode_min_share: 0 is less than or equal to the minimum of 0"),
+    ("mode_min_share", 1.5, r"^evaluation\.mode_min_share: 1\.5 is greater than the maximum of 1"),
+])
+def test_mixture_sample_count_and_mode_share_are_validated(repo, key, value, message):
+    import yaml
+
+    from ganbench.config import Config
+
+    raw = yaml.safe_load((repo / "tests" / "configs" / "tiny.yaml").read_text())
+    raw["evaluation"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        Config(raw)
+
+
 # ------------------------------------------------------------------------------------------ stacked
 def test_stacked_label_from_three_known_digits_and_back():
     digits = np.array([[3, 1, 4], [0, 0, 0], [9, 9, 9], [0, 5, 7]])
@@ -586,3 +603,27 @@ def test_wasserstein_estimate_uses_the_final_critic_on_held_out_data(ring8_npz, 
     metrics = evaluate_run(run, ring8_npz, opts, tmp_path / "metrics.json")
     assert metrics["wasserstein"] == pytest.approx(out["wasserstein"])
     assert {"modes", "hq_percent", "reverse_kl", "num_samples", "eval_seed", "real_split"} <= set(metrics)
+
+
+# ------------------------------------------------------------------------------------ 2-D mixtures: evaluation
+def test_mixture_runs_are_evaluated_on_the_protocols_sample_count_at_every_snapshot(ring8_npz, tmp_path):
+    from ganbench.metrics.evaluate import generate, load_generator
+
+    settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "steps": 40,
+                                         "checkpoint_every": 20, "log_every": 10, "snapshots": 4})
+    run = tmp_path / "run"
+    train_run(settings, ring8_npz, run, seed=0, threads=1)
+    opts = {**OPTIONS, "num_samples": 640, "mixture_samples": 1500, "mode_min_share": 0.05}
+    out = evaluate_run(run, ring8_npz, opts, tmp_path / "metrics.json")
+    assert out["mixture_samples"] == 1500 and out["mode_min_share"] == 0.05  # not num_samples
+    assert sum(out["mode_counts"]) == round(out["hq_percent"] * 1500 / 100)
+    assert out["mode_min_samples"] == math.ceil(0.05 * 1500 / 8)
+    curve = out["mode_curve"]
+    assert [c["step"] for c in curve] == [10, 20, 30, 40]
+    assert curve[-1] == {k: out[k] for k in ("modes", "modes_reached", "hq_percent", "mode_counts")} | {"step": 40}
+    # a snapshot's point, independently: its weights, the evaluation's noise and count
+    data = load_prepared(ring8_npz)
+    net, z_dim = load_generator(run, data, torch.device("cpu"), run / "snapshots" / "step00000020.pt")
+    points = torch.cat(list(generate(net, z_dim, 1500, opts["batch_size"], opts["seed"], torch.device("cpu"))))
+    expected = mixture_metrics(points.numpy(), np.asarray(data.meta["centers"]), data.meta["sigma"], min_share=0.05)
+    assert curve[1]["mode_counts"] == expected["mode_counts"] and curve[1]["hq_percent"] == expected["hq_percent"]
