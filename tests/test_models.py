@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,7 +16,7 @@ import yaml
 
 from conftest import REPO
 from ganbench.config import SETTINGS_DEFAULTS, Config, merge
-from ganbench.data import load_prepared, make_builder, prepare_dataset
+from ganbench.data import load_prepared
 from ganbench.errors import ConfigError
 from ganbench.metrics.evaluate import load_generator
 from ganbench.models import ARCHITECTURES
@@ -154,14 +153,6 @@ def test_training_models_are_chosen_by_the_architecture_and_survive_a_checkpoint
 
 
 # ---------------------------------------------------------------------- short runs on Fashion-MNIST
-@pytest.fixture(scope="module")
-def fmnist_small(fmnist_mirror, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "fashion_mnist.npz"
-    builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 500})
-    prepare_dataset(builder, path, path.parent / "cache")
-    return path
-
-
 RUNS = {
     "resnet": {"ch_g": 16, "ch_d": 16},
     "vae": {"width": 16},

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
-from ganbench.data import load_prepared, make_builder, prepare_dataset
+from ganbench.data import load_prepared
 from ganbench.io import read_json
 from ganbench.metrics.evaluate import EVALUATORS, RunContext, Shared
 from ganbench.metrics.reconstruction import Codec, LoadedCodec, load_codec, reconstruction_metrics
@@ -22,14 +22,6 @@ from ganbench.train.run import train_run
 pytestmark = pytest.mark.usefixtures("one_thread")
 CPU = torch.device("cpu")
 RUNS = {"autoencoder": {"filters": [8, 4]}, "vae": {"width": 8}}
-
-
-@pytest.fixture(scope="module")
-def fmnist_small(fmnist_mirror, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "fashion_mnist.npz"
-    builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 300})
-    prepare_dataset(builder, path, path.parent / "cache")
-    return path
 
 
 @pytest.fixture(scope="module")
