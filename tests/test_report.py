@@ -242,6 +242,20 @@ def test_three_seeds_cannot_be_significant_and_the_report_says_so():
     assert _significance(4, 0.05)["reachable"] and not _significance(4, 0.01)["reachable"]
 
 
+def test_mixture_table_says_which_generators_are_diffuse():
+    from ganbench.report.build import _mixture_quality_notes
+
+    df = metrics_frame()
+    df.loc[(df["variant"] == "xss") & (df["dataset"] == POINTS), "hq_percent"] = [12.0, 14.0, 16.0, 90.0]
+    labels = dict(VARIANTS)
+    modes = build_table(df, "modes", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)
+    notes = _mixture_quality_notes(modes, df, labels)
+    assert len(notes) == 1 and "1 of 2 configurations put under 50 % of their samples" in notes[0]
+    assert f"{XSS} (14 %)" in notes[0] and "A  baseline" not in notes[0]  # the diverged 90 % stays out
+    fid = build_table(df, "fid", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)
+    assert _mixture_quality_notes(fid, df, labels) == []
+
+
 def test_table_with_metric_column_entirely_nan():
     df = metrics_frame(all_diverged=True)
     table = build_table(df, "fid", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 TABLE_ORDER = ("fid", "fid_best", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
                "classes_reached", "class_kl", "stacked_modes", "stacked_modes_reached", "stacked_kl", "modes",
                "modes_reached", "hq_percent", "reverse_kl")
+DIFFUSE_HQ = 50.0  # mean high-quality % below which a mixture table says its generators are diffuse
 # Errors that make one network picture impossible (missing or unreadable file, a state dict that does not fit).
 PICTURE_ERRORS = (GanbenchError, OSError, RuntimeError, KeyError, ValueError, IndexError, TypeError)
 
@@ -215,6 +216,25 @@ def _significance(seeds: int, alpha: float) -> dict[str, Any]:
     needed = next(n for n in range(2, 1000) if stats.min_attainable_p(n, n) < alpha)
     return {"seeds": seeds, "test": test, "min_p": floor, "reachable": math.isfinite(floor) and floor < alpha,
             "testable": seeds >= 2, "needed": needed, "needed_p": stats.min_attainable_p(needed, needed)}
+
+
+def _mixture_quality_notes(table: Table, df: pd.DataFrame, labels: dict[str, str]) -> list[str]:
+    """Under the 2-D mixtures' "modes captured" table: which variants are diffuse generators, whose mode counts say
+    where stray samples land rather than which modes they model (mean high-quality % below ``DIFFUSE_HQ``)."""
+    if table.metric.name != "modes" or "hq_percent" not in df.columns:
+        return []
+    notes = []
+    for dataset in table.datasets:
+        ok = df[(df["dataset"] == dataset) & (df["status"] == "ok")]
+        hq = pd.to_numeric(ok["hq_percent"], errors="coerce").groupby(ok["variant"]).mean().dropna()
+        diffuse = [f"{labels[v]} ({hq[v]:.0f} %)" for v in labels if v in hq.index and hq[v] < DIFFUSE_HQ]
+        if diffuse:
+            notes.append(f"{dataset}: {len(diffuse)} of {len(hq)} configurations put under {DIFFUSE_HQ:.0f} % of their "
+                         f"samples within 3σ of a mode: {', '.join(diffuse)}. These generators are diffuse, not "
+                         "converged (a trained 2-D GAN puts nearly all its samples there, even when it collapses): "
+                         "a mode they 'capture' may hold a few stray samples. Read the modes reached and the per-run "
+                         "histograms under Plots beside the count.")
+    return notes
 
 
 # ---------------------------------------------------------------------------------------------- time
@@ -587,6 +607,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         for name in _metric_order()) if t is not None]
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
+        view["quality"] = _mixture_quality_notes(view["t"], df, labels)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
