@@ -240,6 +240,7 @@ def test_three_seeds_cannot_be_significant_and_the_report_says_so():
     three = _significance(3, 0.05)
     assert three["min_p"] == pytest.approx(0.1) and not three["reachable"] and three["needed"] == 4
     assert _significance(4, 0.05)["reachable"] and not _significance(4, 0.01)["reachable"]
+    assert _significance(10, 0.05)["exact"] and not _significance(11, 0.05)["exact"]  # 11 vs 11: Welch's test
 
 
 def test_mixture_table_says_which_generators_are_diffuse():
@@ -666,3 +667,19 @@ def test_latent_arithmetic_adds_the_class_means(tmp_path, conditional):
     # a generator linear in its input: mean(A) − mean(B) + mean(C) for classes (a, a+1, a+2) shows class a + 1
     for a, b, c in arithmetic_triplets(10):
         assert f"c{a} − c{b} + c{c} → c{a + 1}" in picture.note, picture.note
+    assert "left out" not in picture.note
+
+
+def test_latent_arithmetic_leaves_out_triplets_of_classes_no_sample_shows(tmp_path):
+    from ganbench.report.networks import latent_arithmetic
+
+    class Dim(Brightness):  # never brighter than class 6: classes 7, 8, 9 have no sample
+        def forward(self, code):
+            return super().forward(code).clamp(max=0.38)
+
+    picture = latent_arithmetic(Dim(False), 8, BrightnessClassifier(), 10, tmp_path / "arith.png")
+    assert "class 0 − class 1 + class 2 → class 1" in picture.note and "class 6 − class 7" not in picture.note
+    assert "rows left out: no sample shows class 7, class 8" in picture.note
+    with pytest.raises(ValueError, match="no triplet to show"):
+        latent_arithmetic(Dim(False), 8, BrightnessClassifier(), 10, tmp_path / "none.png",
+                          samples=1)

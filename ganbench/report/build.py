@@ -211,11 +211,11 @@ def _significance(seeds: int, alpha: float) -> dict[str, Any]:
     from ganbench.report import stats
 
     floor = stats.min_attainable_p(seeds, seeds)
-    test = stats.EXACT if seeds >= 2 and stats.exact_feasible(seeds, seeds) else \
-        f"{stats.WELCH} (a {stats.RANDOMIZED} where a group is constant)"
+    exact = seeds >= 2 and stats.exact_feasible(seeds, seeds)
+    test = stats.EXACT if exact or seeds < 2 else f"{stats.WELCH} (a {stats.RANDOMIZED} where a group is constant)"
     needed = next(n for n in range(2, 1000) if stats.min_attainable_p(n, n) < alpha)
     return {"seeds": seeds, "test": test, "min_p": floor, "reachable": math.isfinite(floor) and floor < alpha,
-            "testable": seeds >= 2, "needed": needed, "needed_p": stats.min_attainable_p(needed, needed)}
+            "exact": exact, "needed": needed, "needed_p": stats.min_attainable_p(needed, needed)}
 
 
 def _mixture_quality_notes(table: Table, df: pd.DataFrame, labels: dict[str, str]) -> list[str]:

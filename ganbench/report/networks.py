@@ -216,8 +216,8 @@ def latent_arithmetic(net: torch.nn.Module, z_dim: int, classifier, num_classes:
     highest confidence, out of ``samples`` fixed latents. For an unconditional G the latent is z and the class
     comes from the classifier alone. For a conditional G (``LabelledSampler``) the latent is G's whole input
     [z, onehot(y)] for the requested labels y (balanced), and an exemplar of c must be requested as c and
-    classified as c; the arithmetic then also acts on the label part. ValueError when a class of a triplet has no
-    sample (a collapsed generator)."""
+    classified as c; the arithmetic then also acts on the label part. A triplet with a class no sample shows (a
+    collapsed generator) is left out and named in the note; ValueError when none is left."""
     from ganbench.train.conditioning import LabelledSampler, balanced_labels
     from ganbench.train.trainer import to_uint8
 
@@ -233,16 +233,20 @@ def latent_arithmetic(net: torch.nn.Module, z_dim: int, classifier, num_classes:
     logp = torch.log_softmax(classifier.infer(to_uint8(images).cpu())[1].float(), 1)
     predicted = logp.argmax(1)
     means: dict[int, torch.Tensor] = {}
-    triplets = arithmetic_triplets(num_classes)
-    for label in sorted({c for t in triplets for c in t}):
+    wanted = arithmetic_triplets(num_classes)
+    for label in sorted({c for t in wanted for c in t}):
         ok = predicted == label
         if requested is not None:
             ok &= requested.cpu() == label
-        if not ok.any():
-            raise ValueError(f"no sample of {samples} shows {_name(class_names, label)} (mode collapse?)")
-        confidence = torch.where(ok, logp[:, label], torch.tensor(-torch.inf))
-        best = confidence.topk(min(exemplars, int(ok.sum()))).indices
-        means[label] = codes[best.to(device)].mean(0)
+        if ok.any():
+            confidence = torch.where(ok, logp[:, label], torch.tensor(-torch.inf))
+            best = confidence.topk(min(exemplars, int(ok.sum()))).indices
+            means[label] = codes[best.to(device)].mean(0)
+    triplets = [t for t in wanted if all(c in means for c in t)]
+    missing = sorted({c for t in wanted for c in t} - set(means))
+    if not triplets:
+        raise ValueError(f"no sample of {samples} shows " + ", ".join(_name(class_names, c) for c in missing) +
+                         " (mode collapse?): no triplet to show")
     rows, results = [], []
     for a, b, c in triplets:
         result = means[a] - means[b] + means[c]
@@ -254,6 +258,8 @@ def latent_arithmetic(net: torch.nn.Module, z_dim: int, classifier, num_classes:
                        f"{_name(class_names, label)}")
     save_image_grid(strip, path, nrow=4)
     kind = "G's input [z, one-hot label]" if requested is not None else "z"
+    skipped = (" (rows left out: no sample shows " + ", ".join(_name(class_names, c) for c in missing) + ")"
+               if missing else "")
     return Picture(path, f"each row: G(A) | G(B) | G(C) | G(A − B + C), with A, B, C the mean {kind} of the "
                          f"{exemplars} samples (of {samples}) the domain classifier is surest show that class; "
-                         f"the classifier reads the last column as: " + "; ".join(results))
+                         f"the classifier reads the last column as: " + "; ".join(results) + skipped)

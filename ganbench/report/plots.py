@@ -148,8 +148,8 @@ def count_histograms(counts: pd.DataFrame, dataset: str, path: Path, order: list
             ax.set_title(f"seed {seed}: {covered} ≥ 1, {reached} ≥ {threshold:g}", fontsize=7)
             ax.tick_params(labelsize=6)
         axes[i][0].set_ylabel(run_label(counts, variant), fontsize=7)
-    fig.suptitle(f"{dataset}: {what} per run (log scale; dashed: the 'reached' threshold; orange: covered by fewer "
-                 "samples than that)", y=1.0, fontsize=9)
+    fig.suptitle(f"{dataset}: {what} per run\n(log scale; dashed: the 'reached' threshold; orange: covered by "
+                 "fewer samples than that)", y=1.0, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -189,8 +189,8 @@ def snapshot_scatter(panels: pd.DataFrame, centers: np.ndarray, dataset: str, pa
                 ax.set_title(f"step {step}: {modes} modes, {100 * len(high) / len(sub):.0f} % HQ", fontsize=6.5)
         seed = panels.loc[panels["variant"] == variant, "seed"].iloc[0]
         axes[i][0].set_ylabel(f"{run_label(panels, variant)}\n(seed {seed})", fontsize=7)
-    fig.suptitle(f"{dataset}: samples at each training snapshot (coloured: high-quality, by mode; grey: the rest)",
-                 y=1.0, fontsize=9)
+    fig.suptitle(f"{dataset}: samples at each training snapshot\n(coloured: high-quality, by mode; grey: the "
+                 "rest)", y=1.0, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
