@@ -430,6 +430,7 @@ def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path
             data: Prepared | str = load_prepared(results / "data" / f"{dataset}.npz")
         except PICTURE_ERRORS as exc:
             data = str(exc)
+        context = _lecture_context(config, results, dataset)
         for variant in order:
             runs = sub[sub["variant"] == variant]
             if runs.empty:
@@ -443,16 +444,15 @@ def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path
                 continue
             item["seed"] = int(_ranked(ok).iloc[0]["seed"])
             item["pictures"], item["notes"] = _run_pictures(_run_dir(results, dataset, variant, item["seed"]),
-                                                            data, out, out / "img" / "networks",
-                                                            _lecture_context(config, results, dataset))
+                                                            data, out, out / "img" / "networks", context)
     return items
 
 
 def _lecture_context(config: Config, results: Path, dataset: str) -> dict[str, Any]:
     """What the lecture's extra pictures of a run need besides the run: the dataset's domain classifier (latent
-    arithmetic) and its class names."""
+    arithmetic; loaded at most once per dataset, into ``loaded``) and its class names."""
     return {"classifier": results / "classifier" / dataset / "model.pt",
-            "class_names": tuple(config.dataset_builder(dataset).class_names)}
+            "class_names": tuple(config.dataset_builder(dataset).class_names), "loaded": {}}
 
 
 def _lecture_makers(run_dir: Path, train: dict[str, Any], prepared: Any, generator: Callable[[], list[Any]],
@@ -471,7 +471,10 @@ def _lecture_makers(run_dir: Path, train: dict[str, Any], prepared: Any, generat
     def arithmetic() -> Any:
         from ganbench.metrics.classifier import load_classifier
 
-        return networks.latent_arithmetic(*generator(), load_classifier(context["classifier"]), prepared.num_classes,
+        loaded = context.setdefault("loaded", {})
+        if "classifier" not in loaded:
+            loaded["classifier"] = load_classifier(context["classifier"])
+        return networks.latent_arithmetic(*generator(), loaded["classifier"], prepared.num_classes,
                                           folder / f"arith_{stem}.png", context.get("class_names", ()))
 
     makers.append(("Latent-vector arithmetic", arithmetic))
