@@ -161,16 +161,20 @@ def run_label(frame: pd.DataFrame, variant: str, width: int = 18) -> str:
 
 
 def snapshot_scatter(panels: pd.DataFrame, centers: np.ndarray, dataset: str, path: Path, order: list[str]) -> Path:
-    """Mode hopping: generated points at each training snapshot (columns) for one seed per variant (rows).
-    ``panels``: variant, label, seed, step, x, y, mode (the nearest mode's index for a high-quality point, −1
-    otherwise). High-quality points take their mode's colour, the rest are grey; mode centres are crosses."""
+    """Mode hopping: generated points at each training snapshot (columns: a variant's first, second, ... snapshot,
+    its step in the title) for one seed per variant (rows). ``panels``: variant, label, seed, step, x, y, mode (the
+    nearest mode's index for a high-quality point, −1 otherwise). High-quality points take their mode's colour, the
+    rest are grey; mode centres are crosses."""
     variants = [v for v in order if v in set(panels["variant"])]
-    steps = sorted(set(panels["step"]))
-    fig, axes = plt.subplots(len(variants), len(steps), figsize=(0.4 + 1.8 * len(steps), 0.4 + 1.8 * len(variants)),
+    columns = max(panels.groupby("variant")["step"].nunique())
+    fig, axes = plt.subplots(len(variants), columns, figsize=(0.4 + 1.8 * columns, 0.4 + 1.8 * len(variants)),
                              squeeze=False)
     lim = float(np.abs(centers).max()) * 1.5 + 0.5
     cmap = plt.get_cmap("tab10" if len(centers) <= 10 else "tab20")
     for i, variant in enumerate(variants):
+        steps = sorted(set(panels.loc[panels["variant"] == variant, "step"]))
+        for ax in axes[i][len(steps):]:
+            ax.set_axis_off()
         for j, step in enumerate(steps):
             ax = axes[i][j]
             sub = panels[(panels["variant"] == variant) & (panels["step"] == step)]
