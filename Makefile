@@ -7,4 +7,7 @@ benchmark:
 
 test:
 	scripts/setup.sh test
+	.venv/bin/ruff check .   # lint first (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, isort, bugbear
+	.venv/bin/snakemake --lint            # Snakemake's best practices (exit 1 on any finding)
+	.venv/bin/snakefmt --check Snakefile workflow/
 	.venv/bin/python -m pytest -q

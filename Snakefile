@@ -1,11 +1,16 @@
 # ganbench: prepare data → train every (dataset, variant, seed) → evaluate → aggregate → HTML report.
-# Run: snakemake --cores all   (default config: config/config.yaml; another: --configfile config/modes.yaml)
+# Run: snakemake --cores all                                   (the embedded benchmark, config/config.yaml)
+#      snakemake --cores all --configfile config/modes.yaml    (another config: replaces the default, no merging)
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config applies only when no --configfile is given: Snakemake would otherwise merge the
+# command-line file over it, and keys of the default (datasets, variants) would leak into the other benchmark.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -19,6 +24,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         f"{RESULTS}/report",
-    default_target: True

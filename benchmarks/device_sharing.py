@@ -34,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import train_throughput as tt  # noqa: E402  (imports ganbench first: the torchvision compat shim)
 import torch  # noqa: E402
+
+import train_throughput as tt  # noqa: E402  (imports ganbench first: the torchvision compat shim)
 
 TARGET = 2.5  # 4 runs on one GPU against one alone
 

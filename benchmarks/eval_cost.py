@@ -42,6 +42,8 @@ from pathlib import Path
 
 import yaml
 
+from ganbench.runs import run_path
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.10
 
@@ -152,7 +154,7 @@ def main() -> None:
                     "--out", str(real), "--floor", str(floor), "--threads", "1"], logs / "features.log")
         print(f"real-features ({args.num_samples} real + {args.num_samples} floor samples): {w:.1f} s wall, "
               f"{c:.1f} s CPU (once per dataset, cached)")
-    run_dir = work / "runs" / args.variant / f"seed{args.seed}"
+    run_dir = run_path(work, "fashion_mnist", args.variant, args.seed)
     if args.retrain or not (run_dir / "train.json").exists():
         if run_dir.exists():
             import shutil
@@ -169,7 +171,6 @@ def main() -> None:
     walls, cpus, inner, inner_cpu, setup, snap = [], [], [], [], [], []
     per_job = args.runs_per_job or len(cfg["seeds"])
     outs = [work / f"metrics-{args.variant}-n{args.num_samples}-{i}.json" for i in range(per_job)]
-    out = outs[0]
     evaluate = ["evaluate", "--config", str(cfg_path), "--run-dir", *[str(run_dir)] * per_job, "--data", str(npz),
                 "--real-features", str(real), "--classifier", str(clf), "--out", *map(str, outs), "--dataset",
                 "fashion_mnist", "--variant", args.variant, "--seed", *[str(args.seed)] * per_job, "--threads", "1"]

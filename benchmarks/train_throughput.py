@@ -60,10 +60,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import ganbench  # noqa: F401  (first: installs the torchvision compat shim)
 import torch
 from torch import nn
 
+import ganbench  # noqa: F401  (before torchvision: installs the compat shim)
 from ganbench.device import describe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,9 +102,7 @@ def build_networks(settings: dict) -> tuple[nn.Module, nn.Module]:
     """G and D exactly as ganbench.train.gan.GAN builds them (same registry, same options, same init)."""
     from ganbench.models import ARCHITECTURES
 
-    arch = settings["architecture"]
-    family = ARCHITECTURES.get(arch["name"])(SHAPE, KIND, Z_DIM, NUM_CLASSES,
-                                             {k: v for k, v in arch.items() if k != "name"}, "architecture")
+    family = ARCHITECTURES.build(settings["architecture"], "architecture", SHAPE, KIND, Z_DIM, NUM_CLASSES)
     return family.generator(), family.discriminator()
 
 
@@ -171,8 +169,8 @@ class Reference:
     """The PyTorch-examples style loop. ``noise`` and ``uniform`` are hooks for the numerics check."""
 
     def __init__(self, settings: dict, netG: nn.Module, netD: nn.Module, batches,
-                 device: torch.device = torch.device("cpu")):
-        self.device = device
+                 device: torch.device | None = None):
+        self.device = device = device or torch.device("cpu")
         self.netG, self.netD = netG.to(device), netD.to(device)
         opt = settings["optimizer"]
         self.optimizerD = torch.optim.Adam(netD.parameters(), lr=opt["lr_d"], betas=tuple(opt["betas"]))
@@ -361,7 +359,7 @@ def worker_ganbench(args) -> dict:
     torch.manual_seed(args.seed)
     gan = GAN(settings, data.shape, data.kind, data.num_classes, device)
     if args.compile:  # as ganbench.train.run does for runtime.compile
-        for net in (gan.G, *gan.Ds):
+        for net in gan.networks().values():
             net.compile()
     with tempfile.TemporaryDirectory(prefix="ganbench-bench-") as out:
         trainer = Trainer(gan, torch.from_numpy(data.x_train), Path(out), steps=args.warmup,
@@ -381,7 +379,7 @@ def worker_ganbench(args) -> dict:
         assert result["status"] == "ok", result
         step_seconds = trainer.elapsed - elapsed0
         flops = count_flops(lambda: gan.train_step(trainer.next_real))
-    images = args.steps * gan.batch_size * gan.d_steps
+    images = args.steps * gan.batch_size * gan.batches_per_step
     return {"images_per_second": images / wall, "seconds": wall, "step_seconds": step_seconds, "images": images,
             "start": start, "end": end, "device": describe(device),
             "cpu_seconds": cpu, "images_per_cpu_second": images / cpu,
@@ -416,10 +414,11 @@ def worker_reference(args) -> dict:
 
 def worker_numerics(args) -> dict:
     """Same initial weights, same real batches (by index), same noise, same RNG for the GP: compare losses."""
+    from torch.utils.data import DataLoader, Subset
+
     from ganbench.data import load_prepared
     from ganbench.train.gan import GAN
     from ganbench.train.trainer import Trainer, to_model_space
-    from torch.utils.data import DataLoader, Subset
 
     n = args.check_steps
     settings = settings_for(args.model, n, args.dcgan_width)
@@ -606,7 +605,8 @@ def main() -> None:
               f"{' '.join(f'{r:.2f}' for r in s['images_per_cpu_second_ratio_rounds']):>16s} | "
               f"{s['peak_rss_mib']['a']:7.0f} / {s['peak_rss_mib']['b']:.0f}")
     print(f"\nFLOPs (matmul/conv forward+backward per iteration, torch.utils.flop_counter formulas); share of the "
-          f"{args.threads}-thread peak {used_peak / 1e9:.0f} GFLOP/s [share of the whole CPU's {peak['peak'] / 1e9:.0f}]:"
+          f"{args.threads}-thread peak {used_peak / 1e9:.0f} GFLOP/s "
+          f"[share of the whole CPU's {peak['peak'] / 1e9:.0f}]:"
           if not gpu else "\nFLOPs (matmul/conv forward+backward per iteration) and GFLOP/s on the GPU:")
     for model, s in results["models"].items():
         if gpu:
@@ -616,8 +616,9 @@ def main() -> None:
         f, g, gc = s["flops_per_iteration"], s["gflops_per_second"], s["gflops_per_cpu_second"]
         parts = []
         for k in ("a", "b"):
-            parts.append(f"{k}: {f[k] / 1e9:.3f} GFLOP/it, {g[k]:.1f} GFLOP/s wall = {100 * g[k] * 1e9 / used_peak:.1f}% "
-                         f"[{100 * g[k] * 1e9 / peak['peak']:.1f}%], {gc[k]:.1f} GFLOP/CPU-s = "
+            parts.append(f"{k}: {f[k] / 1e9:.3f} GFLOP/it, {g[k]:.1f} GFLOP/s wall = "
+                         f"{100 * g[k] * 1e9 / used_peak:.1f}% [{100 * g[k] * 1e9 / peak['peak']:.1f}%], "
+                         f"{gc[k]:.1f} GFLOP/CPU-s = "
                          f"{100 * gc[k] * 1e9 / used_peak:.1f}%")
         print(f"  {model:8s} " + " | ".join(parts))
     targets = {"dcgan": 3.0} if gpu else {"mlp": 2.0, "dcgan": 1.1}
@@ -628,7 +629,8 @@ def main() -> None:
             s = results["models"][model]
             for metric, label in (("images_per_second_ratio", "wall"), ("images_per_cpu_second_ratio", "CPU")):
                 got = s[metric]
-                print(f"  {model:8s} {label:4s} a/b = {got:.2f} vs target {want:.1f}: {'PASS' if got >= want else 'FAIL'}")
+                verdict = "PASS" if got >= want else "FAIL"
+                print(f"  {model:8s} {label:4s} a/b = {got:.2f} vs target {want:.1f}: {verdict}")
     if args.check_steps:
         print(f"\nNumerics (first {args.check_steps} steps: same initial weights, real batches, noise and RNG; "
               f"tolerance {NUMERICS_TOL:g}):")

@@ -8,21 +8,56 @@
     ganbench evaluate   --config C --run-dir DIR... --data F [--real-features R] [--classifier W] --out M...
     ganbench aggregate  --out CSV METRICS.json...
     ganbench report     --config C --metrics CSV --out-dir DIR
+
+The job commands (prepare, train-classifier, real-features, train, evaluate) take either ``--config FILE`` (and
+the names of what to run) or ``--spec JSON``: the slice of the config that job depends on (``ganbench.specs``),
+which is what the Snakefile passes, so that a job reruns exactly when what it reads changes.
+
+Options of every command: ``-v`` (info: downloads, ...; ``-vv`` debug), ``-q`` (errors only, no progress lines),
+``--version``. Exit status: 0 done, 1 a runtime error (one ``ganbench CMD: error: ...`` line on stderr: bad config,
+missing input file, failed download, ...), 2 a usage error (argparse: unknown option, missing argument), 128 + N
+a training job stopped by signal N (143: SIGTERM) after writing a checkpoint of its current step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+from ganbench import __version__
 from ganbench.errors import GanbenchError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _config(args):
     from ganbench.config import Config
 
     return Config.load(args.config)
+
+
+def _spec(args, what: str, from_config):
+    """The job's spec: parsed from ``--spec``, or computed by ``from_config(config)`` from ``--config``."""
+    from ganbench import specs
+
+    if args.spec is not None and args.config is not None:
+        raise GanbenchError(f"{args.command}: give --config or --spec, not both")
+    if args.spec is not None:
+        return specs.parse(args.spec, what)
+    if args.config is None:
+        raise GanbenchError(f"{args.command}: give --config FILE (a benchmark config) or --spec JSON (the {what} "
+                            "spec the Snakefile passes)")
+    return from_config(_config(args))
+
+
+def _need(args, *names: str) -> None:
+    missing = [n for n in names if getattr(args, n) is None]
+    if missing:
+        raise GanbenchError(f"{args.command}: --config needs --{missing[0].replace('_', '-')}")
 
 
 def cmd_check(args) -> None:
@@ -36,27 +71,31 @@ def cmd_check(args) -> None:
 
 
 def cmd_prepare(args) -> None:
-    from ganbench.data import prepare_dataset
+    from ganbench import specs
+    from ganbench.data import make_builder, prepare_dataset
 
-    config = _config(args)
-    data = prepare_dataset(config.dataset_builder(args.dataset), args.out, args.cache_dir)
-    print(f"{args.dataset}: {len(data.x_train)} train / {len(data.x_test)} test → {args.out}")
+    def from_config(config):
+        _need(args, "dataset")
+        return specs.prepare_spec(config, args.dataset)
+
+    spec = specs.require(_spec(args, "prepare", from_config), ("dataset", "type", "options", "sources"), "prepare")
+    builder = make_builder(spec["dataset"], {**spec["options"], **spec["sources"]}, spec["type"])
+    data = prepare_dataset(builder, args.out, args.cache_dir)
+    print(f"{spec['dataset']}: {len(data.x_train)} train / {len(data.x_test)} test → {args.out}")
 
 
 def cmd_train_classifier(args) -> None:
+    from ganbench import specs
     from ganbench.data import load_prepared
     from ganbench.device import configure_threads
     from ganbench.errors import DataError
     from ganbench.io import write_json
     from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
-    from ganbench.metrics.extractors import check_options
     from ganbench.timing import job_costs
 
-    config = _config(args)
-    check_options(config.evaluation)
+    opts = specs.require(_spec(args, "classifier", specs.classifier_spec), ("classifier",), "classifier")["classifier"]
     configure_threads(args.threads)
     data = load_prepared(args.data)
-    opts = config.evaluation["classifier"]
     arrays, num_classes, about = classifier_data(data)  # a stacked dataset: its base images, channel by channel
     model, info = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                                    num_classes, opts)
@@ -71,38 +110,65 @@ def cmd_train_classifier(args) -> None:
     write_json(args.info, {**info, **job_costs()})
 
 
+def _evaluation(args) -> dict:
+    from ganbench import specs
+    from ganbench.metrics.extractors import check_options
+
+    evaluation = specs.require(_spec(args, "evaluation", specs.evaluation_spec), ("evaluation",),
+                               "evaluation")["evaluation"]
+    check_options(evaluation)
+    return evaluation
+
+
 def cmd_real_features(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import real_features
-    from ganbench.metrics.extractors import check_options
 
-    config = _config(args)
-    check_options(config.evaluation)
+    evaluation = _evaluation(args)
     configure_threads(args.threads)
-    info = real_features(args.data, args.classifier, config.evaluation, args.out, args.floor)
+    info = real_features(args.data, args.classifier, evaluation, args.out, args.floor)
     print(f"real features: {info['num_samples']} {info['split']} samples via {info['extractor']}"
           + (f"; floor in {info.get('seconds', 0):.1f} s" if args.floor else ""))
 
 
 def cmd_train(args) -> None:
-    from ganbench.train.run import train_run
+    import traceback
 
-    config = _config(args)
-    if args.dataset not in config.variant_datasets(args.variant):
-        raise GanbenchError(f"variant {args.variant!r} does not run on dataset {args.dataset!r} in {args.config}")
-    result = train_run(config.settings(args.variant), args.data, args.out_dir, args.seed, config.runtime,
-                       threads=args.threads)
-    print(f"{args.dataset}/{args.variant}/seed{args.seed}: {result['status']} after {result['steps']} steps, "
+    from ganbench import specs
+    from ganbench.train.preemption import Preempted
+    from ganbench.train.run import record_failure, train_run
+
+    def from_config(config):
+        _need(args, "dataset", "variant", "seed")
+        if args.dataset not in config.variant_datasets(args.variant):
+            raise GanbenchError(f"variant {args.variant!r} does not run on dataset {args.dataset!r} in {args.config}")
+        return specs.train_spec(config, args.dataset, args.variant, args.seed)
+
+    spec = specs.require(_spec(args, "train", from_config), ("dataset", "variant", "seed", "settings", "runtime"),
+                         "train")
+    name = f"{spec['dataset']}/{spec['variant']}/seed{spec['seed']}"
+    try:
+        result = train_run(spec["settings"], args.data, args.out_dir, int(spec["seed"]), spec["runtime"],
+                           threads=args.threads)
+    except Preempted as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # noqa: BLE001 - any crash of training is recorded as the run's result
+        if not args.record_failure:
+            raise
+        traceback.print_exc()
+        result = record_failure(args.out_dir, spec["settings"], int(spec["seed"]), exc, spec["runtime"])
+        print(f"{name}: failed: {result['message']} (recorded in {args.out_dir}/train.json)")
+        return
+    print(f"{name}: {result['status']} after {result['steps']} steps, "
           f"{result['images_per_second']:.0f} images/s on {result['device']} {result['message']}")
 
 
 def cmd_evaluate(args) -> None:
     from ganbench.device import configure_threads
     from ganbench.metrics.evaluate import RunToEvaluate, evaluate_runs
-    from ganbench.metrics.extractors import check_options
 
-    config = _config(args)
-    check_options(config.evaluation)
+    evaluation = _evaluation(args)
     if len(args.out) != len(args.run_dir):
         raise GanbenchError(f"evaluate: {len(args.run_dir)} --run-dir but {len(args.out)} --out; give one "
                             "metrics.json per run folder, in the same order")
@@ -114,7 +180,7 @@ def cmd_evaluate(args) -> None:
     for i, (run_dir, out) in enumerate(zip(args.run_dir, args.out)):
         run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed[i] if args.seed else None}
         runs.append(RunToEvaluate(Path(run_dir), Path(out), {k: v for k, v in run_id.items() if v is not None}))
-    results = evaluate_runs(runs, args.data, config.evaluation, args.real_features, args.classifier)
+    results = evaluate_runs(runs, args.data, evaluation, args.real_features, args.classifier)
     for run, result in zip(runs, results):
         print(f"evaluated {run.run_dir} in {result['eval_seconds']:.1f} s")
     print(f"evaluate job: {len(runs)} run(s), {results[0]['eval_job_cpu_seconds']:.1f} CPU s in all")
@@ -135,51 +201,114 @@ def cmd_report(args) -> None:
     print(f"report: {path}")
 
 
+def _verbosity_options(parser: argparse.ArgumentParser, default) -> None:
+    # on the main parser and on every command (`ganbench -v prepare ...` and `ganbench prepare -v ...`); the
+    # commands' defaults are SUPPRESS so that they do not overwrite what was given before the command
+    parser.add_argument("-v", "--verbose", action="count", default=default,
+                        help="more log output: -v info (downloads, ...), -vv debug")
+    parser.add_argument("-q", "--quiet", action="count", default=default,
+                        help="errors only: no warnings, no progress lines")
+
+
+def add_input(p: argparse.ArgumentParser, *names: str, **kwargs) -> argparse.Action:
+    """An argument naming input files or folders: they are checked before the command runs (nothing is created
+    when one is missing)."""
+    action = p.add_argument(*names, **kwargs)
+    label = "/".join(action.option_strings) or action.metavar or action.dest
+    p.set_defaults(inputs=(*p.get_default("inputs"), (action.dest, label)))
+    return action
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    for dest, label in args.inputs:
+        value = getattr(args, dest)
+        for path in value if isinstance(value, list) else [] if value is None else [value]:
+            if not Path(path).exists():
+                raise GanbenchError(f"{path}: no such file or folder ({label})")
+
+
+@contextlib.contextmanager
+def cli_logging(verbosity: int) -> Iterator[None]:
+    """ganbench's log records on stderr while a command runs. Default: warnings and the progress lines; -v adds
+    info messages (downloads, ...), -vv debug messages, -q leaves errors only. Other libraries' loggers are left as
+    they are (Python prints their warnings)."""
+    from ganbench.progress import log as progress_log
+
+    own = logging.ERROR if verbosity < 0 else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    logger = logging.getLogger("ganbench")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    before = logger.level, progress_log.level
+    logger.addHandler(handler)
+    logger.setLevel(own)
+    progress_log.setLevel(min(own, logging.INFO) if verbosity >= 0 else own)
+    try:
+        yield
+    finally:  # main() may be called in-process (tests): leave logging as it was
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        progress_log.setLevel(before[1])
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganbench", description="A GAN benchmark: prepare, train, evaluate, report.")
+    parser = argparse.ArgumentParser(prog="ganbench", description="A GAN benchmark: prepare, train, evaluate, report.",
+                                     epilog="Exit status: 0 done, 1 runtime error, 2 usage error.")
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    _verbosity_options(parser, default=0)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_text: str, config: bool = True) -> argparse.ArgumentParser:
+    def add(name: str, func, help_text: str, config: bool = True, spec: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if config:
-            p.add_argument("--config", required=True, help="benchmark config (YAML)")
-        p.set_defaults(func=func)
+        _verbosity_options(p, default=argparse.SUPPRESS)
+        p.set_defaults(func=func, inputs=())
+        if spec:
+            add_input(p, "--config", help="benchmark config (YAML); or give --spec")
+            p.add_argument("--spec", help="the job's slice of the config as JSON (what the Snakefile passes; "
+                                          "see ganbench.specs)")
+        elif config:
+            add_input(p, "--config", required=True, help="benchmark config (YAML)")
         return p
 
     p = add("check", cmd_check, "Validate a config and count the runs it implies.")
     p.add_argument("--list", action="store_true", help="print every run path")
 
-    p = add("prepare", cmd_prepare, "Download or generate one dataset into one compact .npz file.")
-    p.add_argument("--dataset", required=True)
+    p = add("prepare", cmd_prepare, "Download or generate one dataset into one compact .npz file.", spec=True)
+    p.add_argument("--dataset", help="with --config: the dataset to prepare")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--cache-dir", default="results/downloads", help="where raw downloads are kept")
 
-    p = add("train-classifier", cmd_train_classifier, "Train the domain classifier used as feature extractor.")
-    p.add_argument("--data", required=True, help="prepared .npz")
+    p = add("train-classifier", cmd_train_classifier, "Train the domain classifier used as feature extractor.",
+            spec=True)
+    add_input(p, "--data", required=True, help="prepared .npz")
     p.add_argument("--out", required=True, help="classifier weights (.pt)")
     p.add_argument("--info", required=True, help="JSON with the test accuracy")
     p.add_argument("--threads", type=int)
 
-    p = add("real-features", cmd_real_features, "Extract real-data features once per dataset (and the floor).")
-    p.add_argument("--data", required=True)
-    p.add_argument("--classifier", help="domain classifier weights")
+    p = add("real-features", cmd_real_features, "Extract real-data features once per dataset (and the floor).",
+            spec=True)
+    add_input(p, "--data", required=True)
+    add_input(p, "--classifier", help="domain classifier weights")
     p.add_argument("--out", required=True, help="features (.pt)")
     p.add_argument("--floor", help="JSON: real-vs-real metrics (the other split vs the evaluation split)")
     p.add_argument("--threads", type=int)
 
-    p = add("train", cmd_train, "Train one (dataset, variant, seed); resumes from its last checkpoint.")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--variant", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--data", required=True, help="prepared .npz")
+    p = add("train", cmd_train, "Train one (dataset, variant, seed); resumes from its last checkpoint.", spec=True)
+    p.add_argument("--dataset", help="with --config")
+    p.add_argument("--variant", help="with --config")
+    p.add_argument("--seed", type=int, help="with --config")
+    add_input(p, "--data", required=True, help="prepared .npz")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int)
+    p.add_argument("--record-failure", action="store_true",
+                   help="when training raises, write train.json with status 'failed' and the error, and exit 0 "
+                        "(the DAG does this, so one crashed run does not stop the others' evaluation and report)")
 
-    p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.")
-    p.add_argument("--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
-    p.add_argument("--data", required=True)
-    p.add_argument("--real-features", help="real.pt from real-features (image datasets)")
-    p.add_argument("--classifier", help="domain classifier weights (image datasets)")
+    p = add("evaluate", cmd_evaluate, "Compute every metric of trained runs (one process) into their metrics.json.",
+            spec=True)
+    add_input(p, "--run-dir", required=True, nargs="+", help="run folder(s) of one dataset")
+    add_input(p, "--data", required=True)
+    add_input(p, "--real-features", help="real.pt from real-features (image datasets)")
+    add_input(p, "--classifier", help="domain classifier weights (image datasets)")
     p.add_argument("--out", required=True, nargs="+", help="metrics.json per run folder, in the same order")
     p.add_argument("--dataset")
     p.add_argument("--variant")
@@ -188,22 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("aggregate", cmd_aggregate, "Collect metrics.json files into one tidy CSV.", config=False)
     p.add_argument("--out", required=True)
-    p.add_argument("metrics", nargs="+")
+    add_input(p, "metrics", nargs="+", metavar="METRICS.json")
 
     p = add("report", cmd_report, "Build the HTML report from the aggregated metrics.")
-    p.add_argument("--metrics", required=True, help="metrics.csv from aggregate")
+    add_input(p, "--metrics", required=True, help="metrics.csv from aggregate")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--out-dir", required=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except GanbenchError as exc:
-        print(f"ganbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(argv)  # a usage error exits 2 here (argparse)
+    with cli_logging(args.verbose - args.quiet):
+        try:
+            check_inputs(args)
+            args.func(args)
+        except (GanbenchError, OSError) as exc:  # bad input, missing or unreadable files: one line, no traceback
+            print(f"ganbench {args.command}: error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -5,9 +5,10 @@ Validation happens in two layers, both before any job starts:
 
 1. the JSON schema (``ganbench/schemas/config.schema.yaml``, also used by the Snakefile through
    ``snakemake.utils.validate``): structure, types, ranges, unknown keys;
-2. ``check``: names against the registries (datasets, architectures, losses, tricks), options of each component,
-   duplicate variant names, and combinations (an architecture that cannot model a dataset, a trick that does not
-   fit the loss).
+2. ``check``: names against the registries (datasets, architectures, losses, tricks), options of each component
+   (type and declared range, ``ganbench.options``), duplicate variant names, and combinations (an architecture that
+   cannot model a dataset, a trick that does not fit the loss, what a loss's paper rules out: the components'
+   ``validate``).
 
 Every error is a ConfigError whose message starts with the offending key, e.g. ``variants[2].loss.name: ...``.
 """
@@ -47,7 +48,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
                                      "compile": False, "cudnn_benchmark": False}
-OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "momentum": 0.0}
+OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
+                                       "momentum": 0.0}
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "architecture": {"name": "mlp"},
     "loss": {"name": "nonsaturating"},
@@ -71,13 +73,15 @@ def _named(value: Any) -> dict[str, Any]:
 
 def merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``delta`` over ``base``. A component dict whose ``name`` changes replaces the old one whole
-    (its options belong to the old component); ``None`` in ``tricks`` removes a trick set by the base."""
+    (its options belong to the old component), one without a ``name`` sets options of the old one; ``None`` in
+    ``tricks`` removes a trick set by the base."""
     out = copy.deepcopy(base)
     for key, value in delta.items():
         if key in _NAMED:
             value = _named(value)
             old = _named(out.get(key, {"name": None}))
-            out[key] = {**old, **value} if old.get("name") == value["name"] else value
+            # options without a name adjust the component already chosen; a new name replaces it whole
+            out[key] = {**old, **value} if value.get("name", old.get("name")) == old.get("name") else value
         elif key == "tricks":
             tricks = dict(out.get("tricks") or {})
             for name, opts in (value or {}).items():
@@ -103,7 +107,10 @@ class Run:
 
     @property
     def path(self) -> str:
-        return f"{self.dataset}/{self.variant}/seed{self.seed}"
+        """The run folder below ``results/runs`` (``ganbench.runs.run_path``)."""
+        from ganbench.runs import run_path
+
+        return run_path("", self.dataset, self.variant, self.seed).relative_to("runs").as_posix()
 
 
 class Config:
@@ -152,11 +159,36 @@ class Config:
         return {name: self.dataset_builder(name) for name in self.datasets}
 
     def settings(self, variant: str) -> dict[str, Any]:
-        """The variant's full training settings: defaults with the variant's delta merged in."""
-        for delta in self.raw["variants"]:
+        """The variant's full training settings: its delta merged over ``defaults``, or over the resolved settings
+        of the variant it ``extends`` (a cumulative chain, each row a delta over the one before; the parent's
+        ``label`` is not inherited)."""
+        return self._resolve(variant, ())
+
+    def _delta(self, variant: str) -> tuple[int, dict[str, Any]]:
+        for i, delta in enumerate(self.raw["variants"]):
             if delta["name"] == variant:
-                return merge(self.defaults, delta)
+                return i, delta
         raise ConfigError(f"variants: no variant {variant!r}; have {', '.join(self.variant_names)}")
+
+    def _resolve(self, variant: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        i, delta = self._delta(variant)
+        parent = delta.get("extends")
+        if parent is None:
+            return merge(self.defaults, delta)
+        key = f"variants[{i}].extends"
+        if parent not in self.variant_names:
+            raise ConfigError(f"{key}: no variant {parent!r} to extend; have {', '.join(self.variant_names)}")
+        if parent in (*chain, variant):
+            loop = chain[chain.index(parent):] if parent in chain else ()
+            cycle = " → ".join((*loop, variant, parent))
+            raise ConfigError(f"{key}: the chain of `extends` has a cycle: {cycle}")
+        base = {k: v for k, v in self._resolve(parent, (*chain, variant)).items() if k != "label"}
+        return merge(base, {k: v for k, v in delta.items() if k != "extends"})
+
+    def runtime_of(self, variant: str) -> dict[str, Any]:
+        """The runtime switches a variant trains with: the top-level ``runtime`` with the variant's own (or
+        ``defaults``') ``runtime:`` keys over it."""
+        return merge(self.runtime, self.settings(variant).get("runtime") or {})
 
     def label(self, variant: str) -> str:
         return self.settings(variant).get("label") or variant
@@ -165,8 +197,10 @@ class Config:
         settings = self.settings(variant)
         if "datasets" in settings:
             return list(settings["datasets"])
+        from ganbench.train.conditioning import CONDITIONINGS
+
         arch = _architecture_class(settings)
-        conditional = settings.get("conditional", "none") != "none"
+        conditional = CONDITIONINGS.get(settings.get("conditional", "none"), key="conditional").active
         return [d for d, b in self._builders.items()
                 if arch.supports(b.kind, b.shape) is None and (b.num_classes > 0 or not conditional)]
 
@@ -185,6 +219,10 @@ class Config:
     # ---------------------------------------------------------------- semantic checks
     def check(self) -> None:
         from ganbench.losses import LOSSES
+        from ganbench.models import ARCHITECTURES
+        from ganbench.train.conditioning import CONDITIONINGS
+        from ganbench.train.models import TRAINING_MODELS
+        from ganbench.train.optim import check_optimizers
         from ganbench.tricks import TRICKS
 
         builders = self._builders  # validates dataset names and options
@@ -195,52 +233,68 @@ class Config:
             if name in seen:
                 raise ConfigError(f"{key}.name: duplicate variant name {name!r}")
             seen.add(name)
-            settings = merge(self.defaults, delta)
+            settings = self.settings(name)
             arch_cls = _architecture_class(settings, key)
-            loss_cls = LOSSES.get(settings["loss"]["name"], key=f"{key}.loss.name")
-            loss_cls({k: v for k, v in settings["loss"].items() if k != "name"}, f"{key}.loss")
-            if arch_cls.training_model != "gan" and settings.get("tricks"):
+            model_cls = TRAINING_MODELS.get(arch_cls.training_model, key=f"{key}.architecture.name")
+            loss = LOSSES.build(settings["loss"], f"{key}.loss")  # its options: declared defaults and ranges
+            check_optimizers(settings["optimizer"], f"{key}.optimizer")
+            if not model_cls.adversarial and settings.get("tricks"):
                 trick = next(iter(settings["tricks"]))
                 raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
                                   f"{settings['architecture']['name']!r} trains a non-adversarial "
                                   f"{arch_cls.training_model} (remove it, e.g. `tricks: {{{trick}: null}}`)")
+            trick_classes = {}
             for trick, options in (settings.get("tricks") or {}).items():
                 trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
                 if options is not None and not isinstance(options, (dict, bool)):
                     raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
-                trick_cls(options if isinstance(options, dict) else {}, f"{key}.tricks.{trick}")
-                trick_cls.validate(settings, f"{key}.tricks.{trick}")
+                trick_cls.configured(settings, f"{key}.tricks.{trick}")  # options: declared defaults and ranges
+                trick_classes[trick] = trick_cls
             conditional = settings.get("conditional", "none")
-            if conditional != "none":
-                if arch_cls.training_model != "gan":
-                    raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
-                                      f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
-                if conditional == "projection" and "pacgan" in (settings.get("tricks") or {}):
-                    raise ConfigError(f"{key}.tricks.pacgan: packing stacks several samples into one D input, "
-                                      "which the projection discriminator cannot split into image and label; "
-                                      "use conditional: concat")
-            for dataset in delta.get("datasets", []):
+            conditioned = CONDITIONINGS.get(conditional, key=f"{key}.conditional").active
+            if conditioned and not model_cls.adversarial:
+                raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
+                                  f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
+            for dataset in settings.get("datasets", []):
                 if dataset not in builders:
                     raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
-                if conditional != "none" and not builders[dataset].num_classes:
+                if conditioned and not builders[dataset].num_classes:
                     raise ConfigError(f"{key}.conditional: dataset {dataset!r} has no class labels to condition on")
                 reason = arch_cls.supports(builders[dataset].kind, builders[dataset].shape)
                 if reason:
                     raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "
                                       f"(dataset {dataset!r})")
-            for dataset, builder in builders.items():
+            for builder in builders.values():
                 if arch_cls.supports(builder.kind, builder.shape) is None:
-                    arch_cls(builder.shape, builder.kind, settings["z_dim"], builder.num_classes,
-                             {k: v for k, v in settings["architecture"].items() if k != "name"},
-                             f"{key}.architecture")
+                    ARCHITECTURES.build(settings["architecture"], f"{key}.architecture", builder.shape, builder.kind,
+                                        settings["z_dim"], builder.num_classes)
             if not self.variant_datasets(name):
                 raise ConfigError(f"{key}: architecture {settings['architecture']['name']!r} fits none of the "
                                   f"datasets ({', '.join(builders)})")
+            # combinations, once every component's own options are known to be valid
+            if model_cls.adversarial:
+                loss.validate(settings, f"{key}.loss")
+            for trick, trick_cls in trick_classes.items():
+                trick_cls.validate(settings, f"{key}.tricks.{trick}")
+
+        from ganbench.metrics.extractors import check_options
+
+        check_options(self.evaluation)
         if self.report["baseline"] is not None and self.report["baseline"] not in seen:
             raise ConfigError(f"report.baseline: {self.report['baseline']!r} is not a variant name")
         extra = set(self.evaluation) - set(EVALUATION_DEFAULTS)
         if extra:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")
+
+
+def write_config(raw: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:
+    """Write a config (as validated) to ``path`` atomically, in YAML that ``Config.load`` reads back; ``log``: a
+    file to say so in (the Snakemake job's log)."""
+    from ganbench.io import write_text
+
+    write_text(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    if log is not None:
+        write_text(log, f"config with {len(raw.get('variants', []))} variant(s) written to {path}\n")
 
 
 def _architecture_class(settings: dict[str, Any], key: str = "variant"):

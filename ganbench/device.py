@@ -16,8 +16,11 @@ def pick_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    # checked where the job runs, not by the config check: a cluster's submit node often has no GPU
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("runtime.device: 'cuda' requested but no CUDA device is visible")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise ConfigError("runtime.device: 'mps' requested but no Apple MPS device is available")
     return torch.device(name)
 
 

@@ -3,15 +3,24 @@
 A new component is one module plus ``@REGISTRY.register("name")``; the config refers to it by that name and the
 DAG and report pick it up with no other edit. Looking up an unknown name raises a ConfigError that lists the names
 that exist, so a typo in a config is reported with the alternatives.
+
+A component chosen in the settings is a dict ``{name: ..., option: value ...}``; ``Registry.build`` is the one way
+to instantiate it: ``cls(*args, options, key)``, where ``options`` is the dict without ``name`` and ``key`` the config
+key of the component (``loss``, ``variants[2].architecture``), so every error names ``key.name`` or ``key.option``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from ganbench.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def options_of(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A component's options: its settings dict without ``name``."""
+    return {k: v for k, v in settings.items() if k != "name"}
 
 
 class Registry(Generic[T]):
@@ -39,6 +48,11 @@ class Registry(Generic[T]):
             where = f"{key}: " if key else ""
             known = ", ".join(sorted(self._items)) or "(none registered)"
             raise ConfigError(f"{where}unknown {self.kind} {name!r}; expected one of: {known}") from None
+
+    def build(self, settings: Mapping[str, Any], key: str, *args: Any) -> Any:
+        """The component that ``settings`` (``{name: ..., option: value ...}``) names, as ``cls(*args, options, key)``;
+        an unknown name is a ConfigError at ``key.name``."""
+        return self.get(settings["name"], key=f"{key}.name")(*args, options_of(settings), key)
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -3,7 +3,7 @@
 Every ganbench command that a pipeline job runs records ``job_costs()`` in the JSON it writes last, so the report
 can put the seconds spent in training steps against everything the benchmark's jobs cost (start-up, imports, data
 loading, checkpoints, evaluation). CPU time is ``time.process_time()``: user + system time of every thread of this
-process since it started. Wall time since the process started comes from psutil (a Snakemake dependency).
+process since it started. Wall time since the process started comes from psutil.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def process_wall_seconds() -> float | None:
     """Seconds since this process was created (None where psutil is missing)."""
     try:
         import psutil
-    except ImportError:  # pragma: no cover - psutil comes with snakemake
+    except ImportError:  # pragma: no cover - a dependency of ganbench (and of Snakemake)
         return None
     return max(0.0, time.time() - psutil.Process(os.getpid()).create_time())
 

@@ -2,11 +2,14 @@
 # Create .venv with ganbench and its dependencies (CPU build of torch) — idempotent, cheap when nothing changed.
 # Usage: scripts/setup.sh [test]   ("test" also installs the system packages the test suite drives:
 #        Debian's Fashion-MNIST mirror, Chromium, and SLURM/munge for the cluster test).
+# A CUDA (or ROCm) build of torch already in .venv is kept: ganbench is then installed with
+# requirements/constraints.txt alone, without the CPU pins of torch/torchvision in cpu-constraints.txt.
+# GANBENCH_SETUP_DRY_RUN=1: print the pip commands instead of running them (and leave the stamp alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 stamp=.venv/.ganbench-installed
-want="$(cat pyproject.toml requirements/cpu-constraints.txt | sha256sum | cut -c1-16)"
+want="$(cat pyproject.toml requirements/*.txt | sha256sum | cut -c1-16)"
 
 apt_install() {  # install Debian packages when we can (root + apt); otherwise say what is missing
   local missing=()
@@ -33,7 +36,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c requirements/cpu-constraints.txt -e ".[test]"
-  echo "$want" >"$stamp"
+  constraints=requirements/cpu-constraints.txt
+  # torch.version.cuda / .hip are None for CPU builds; no torch yet (or a broken one) counts as none
+  gpu_torch="$(.venv/bin/python -c 'import torch; v = torch.version; print(torch.__version__ if (v.cuda or getattr(v, "hip", None)) else "")' 2>/dev/null || true)"
+  if [ -n "$gpu_torch" ]; then
+    echo "setup: keeping the GPU build of torch in .venv ($gpu_torch); installing without the CPU pins"
+    constraints=requirements/constraints.txt
+  fi
+  run=()
+  [ "${GANBENCH_SETUP_DRY_RUN:-}" = 1 ] && run=(echo "setup: would run:")
+  "${run[@]}" .venv/bin/python -m pip install -q --upgrade pip
+  "${run[@]}" .venv/bin/python -m pip install -q -c "$constraints" -e ".[test]"
+  if [ ${#run[@]} -eq 0 ]; then echo "$want" >"$stamp"; fi
 fi

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -70,12 +69,8 @@ def _head_name(D: ProjectionDiscriminator) -> str:
 
 
 @pytest.mark.parametrize("mode", ["concat", "projection"])
-def test_conditional_training_grid_and_evaluation(mode, tmp_path, fmnist_mirror):
-    from ganbench.data import make_builder, prepare_dataset
-
-    data_path = tmp_path / "fmnist.npz"
-    prepare_dataset(make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000,
-                                                   "test_limit": 500}), data_path, tmp_path / "cache")
+def test_conditional_training_grid_and_evaluation(mode, tmp_path, fmnist_npz):
+    data_path = fmnist_npz
     run = tmp_path / "run"
     s = settings(conditional=mode, steps=30, log_every=10, checkpoint_every=10, snapshots=1,
                  tricks={"unrolled": {"steps": 2}, "spectral_norm": True})

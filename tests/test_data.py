@@ -1,8 +1,8 @@
 """Datasets: mirrors and checksums, IDX / CIFAR / CelebA readers, stacked and mixture datasets.
 
 Everything runs on real files: Debian's Fashion-MNIST in /usr/share/datasets/fashion-mnist/ (package
-``dataset-fashion-mnist``; those tests are skipped without it) and small fixtures written here in the official
-formats, served through file:// URLs, plain folders and a local HTTP server.
+``dataset-fashion-mnist``; those tests are skipped without it, and fail under CI: conftest.fmnist_mirror) and small
+fixtures written here in the official formats, served through file:// URLs, plain folders and a local HTTP server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import ganbench  # noqa: F401  (before any torchvision import)
+from conftest import FMNIST_MIRROR as FASHION_DIR
 from ganbench.data import load_prepared, make_builder, prepare_dataset
 from ganbench.data.cifar10 import CIFAR10
 from ganbench.data.download import fetch
@@ -33,11 +34,7 @@ from ganbench.data.mixtures import Grid25, Ring8
 from ganbench.data.mnist import FASHION_CHECKSUMS, SPLIT_FILES, FashionMNIST, stacked_label
 from ganbench.errors import ConfigError, DataError
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(
-    not all((FASHION_DIR / f).is_file() for f in FASHION_CHECKSUMS),
-    reason="Fashion-MNIST not installed (apt install dataset-fashion-mnist)",
-)
+needs_fashion = pytest.mark.usefixtures("fmnist_mirror")
 
 
 def md5(data: bytes) -> str:
@@ -97,18 +94,10 @@ def idx_checksums(arrays: dict[str, np.ndarray]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------- real Fashion-MNIST
 
 
-@pytest.fixture(scope="module")
-def fashion_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A download cache filled once, through a file:// mirror, from the Debian copy."""
-    cache = tmp_path_factory.mktemp("cache")
-    make_builder("fashion_mnist", {"mirrors": [FASHION_DIR.as_uri() + "/"], "test_limit": 1}).build(cache)
-    return cache
-
-
 @needs_fashion
-def test_fashion_mnist_from_file_mirror(fashion_cache: Path, tmp_path: Path) -> None:
+def test_fashion_mnist_from_file_mirror(fmnist_cache: Path, tmp_path: Path) -> None:
     builder = make_builder("fashion_mnist", {"mirrors": ["http://127.0.0.1:%d/" % closed_port()]})
-    data = prepare_dataset(builder, tmp_path / "fashion.npz", fashion_cache)  # cached files verify: no download
+    data = prepare_dataset(builder, tmp_path / "fashion.npz", fmnist_cache)  # cached files verify: no download
     loaded = load_prepared(tmp_path / "fashion.npz")
     for d in (data, loaded):
         assert d.x_train.shape == (60000, 1, 28, 28) and d.x_test.shape == (10000, 1, 28, 28)
@@ -118,7 +107,7 @@ def test_fashion_mnist_from_file_mirror(fashion_cache: Path, tmp_path: Path) -> 
     assert loaded.meta["num_classes"] == 10 and loaded.shape == (1, 28, 28) and loaded.kind == "image"
     assert np.array_equal(loaded.x_train, data.x_train)
     for name, checksum in FASHION_CHECKSUMS.items():  # the cache holds verified copies
-        assert md5(gzip.decompress((fashion_cache / "fashion-mnist" / name).read_bytes())) == checksum
+        assert md5(gzip.decompress((fmnist_cache / "fashion-mnist" / name).read_bytes())) == checksum
 
 
 @needs_fashion
@@ -132,10 +121,10 @@ def test_fashion_checksum_is_enforced(tmp_path: Path) -> None:
 
 
 @needs_fashion
-def test_limits(fashion_cache: Path) -> None:
+def test_limits(fmnist_cache: Path) -> None:
     options = {"mirrors": [FASHION_DIR.as_uri()], "train_limit": 100, "test_limit": 7}
-    data = make_builder("fashion_mnist", options).build(fashion_cache)
-    full = read_idx(fashion_cache / "fashion-mnist" / "train-images-idx3-ubyte.gz")
+    data = make_builder("fashion_mnist", options).build(fmnist_cache)
+    full = read_idx(fmnist_cache / "fashion-mnist" / "train-images-idx3-ubyte.gz")
     assert data.x_train.shape == (100, 1, 28, 28) and len(data.y_test) == 7
     assert np.array_equal(data.x_train[:, 0], full[:100])
 
@@ -275,23 +264,23 @@ def test_stacked_label() -> None:
 
 
 @needs_fashion
-def test_stacked_fashion_mnist(fashion_cache: Path) -> None:
+def test_stacked_fashion_mnist(fmnist_cache: Path) -> None:
     options = {"mirrors": [FASHION_DIR.as_uri()], "n_train": 3000, "n_test": 200, "seed": 5}
     builder = make_builder("stacked_fashion_mnist", options)
-    data = builder.build(fashion_cache)
+    data = builder.build(fmnist_cache)
     assert data.x_train.shape == (3000, 3, 28, 28) and data.x_test.shape == (200, 3, 28, 28)
     assert data.x_train.dtype == np.uint8 and data.y_train.dtype == np.int64
     assert data.y_train.min() >= 0 and data.y_train.max() < 1000 and len(np.unique(data.y_train)) > 900
     assert builder.num_classes == 1000 and builder.meta()["base_dataset"] == "fashion_mnist"
 
     # the protocol: channel c of image i is base image picks[i, c]; the mode is 100·r + 10·g + b
-    base_x = read_idx(fashion_cache / "fashion-mnist" / "train-images-idx3-ubyte.gz")
-    base_y = read_idx(fashion_cache / "fashion-mnist" / "train-labels-idx1-ubyte.gz").astype(np.int64)
+    base_x = read_idx(fmnist_cache / "fashion-mnist" / "train-images-idx3-ubyte.gz")
+    base_y = read_idx(fmnist_cache / "fashion-mnist" / "train-labels-idx1-ubyte.gz").astype(np.int64)
     picks = np.random.default_rng(5).integers(0, 60000, size=(3000, 3))
     assert np.array_equal(data.x_train, base_x[picks])
     assert np.array_equal(data.y_train, 100 * base_y[picks[:, 0]] + 10 * base_y[picks[:, 1]] + base_y[picks[:, 2]])
 
-    again = make_builder("stacked_fashion_mnist", options).build(fashion_cache)
+    again = make_builder("stacked_fashion_mnist", options).build(fmnist_cache)
     assert np.array_equal(again.x_test, data.x_test) and np.array_equal(again.y_test, data.y_test)
 
 

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-
-import ganbench  # noqa: F401  (before torch_fidelity, which imports torchvision)
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
@@ -28,14 +26,27 @@ from ganbench.data.mixtures import Ring8
 from ganbench.data.mnist import stacked_label
 from ganbench.errors import ConfigError
 from ganbench.io import read_json
-from ganbench.metrics.classifier import (MaxPool2x2, classifier_data, joint_log_probs, load_classifier,
-                                         save_classifier, stacked_digits, train_classifier)
+from ganbench.metrics.classifier import (
+    MaxPool2x2,
+    classifier_data,
+    joint_log_probs,
+    load_classifier,
+    save_classifier,
+    stacked_digits,
+    train_classifier,
+)
 from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
 from ganbench.metrics.critic import critic_estimate
 from ganbench.metrics.evaluate import evaluate_run, real_features
 from ganbench.metrics.extractors import CLASS_LOGITS, FID, PRC, Extractor, FeaturePipeline, check_options
-from ganbench.metrics.fidelity import (class_coverage, fid_from_features, fidelity_metrics, inception_score, kid,
-                                      real_caches)
+from ganbench.metrics.fidelity import (
+    class_coverage,
+    fid_from_features,
+    fidelity_metrics,
+    inception_score,
+    kid,
+    real_caches,
+)
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.memorization import memorization_ratio, nearest_distances
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
@@ -393,9 +404,9 @@ def test_stacked_mode_counts_and_kl():
 
 # ------------------------------------------------------------------------------ classifier on real data
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory, fmnist_mirror) -> Path:
-    path = tmp_path_factory.mktemp("fashion") / "fashion_mnist.npz"
-    prepare_dataset(make_builder("fashion_mnist", {"mirrors": [fmnist_mirror]}), path, path.parent / "cache")
+def fashion(tmp_path_factory, fmnist_mirror, fmnist_cache) -> Path:
+    path = tmp_path_factory.mktemp("fashion") / "fashion_mnist.npz"  # all of it: one epoch of the train split
+    prepare_dataset(make_builder("fashion_mnist", {"mirrors": [fmnist_mirror]}), path, fmnist_cache)
     return path
 
 

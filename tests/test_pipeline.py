@@ -20,7 +20,7 @@ from ganbench.config import Config
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tmp_path_factory, fmnist_mirror) -> Path:  # tiny.yaml reads Fashion-MNIST from the Debian mirror
     work = tmp_path_factory.mktemp("tiny")
     proc = subprocess.run(
         snakemake_cmd("--directory", str(work), "--configfile", str(REPO / "tests/configs/tiny.yaml"),
@@ -85,30 +85,6 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def planned_jobs(configfile: Path, workdir: Path) -> dict[str, int]:
-    proc = subprocess.run(snakemake_cmd("--directory", str(workdir), "--configfile", str(configfile), "-n"),
-                          capture_output=True, text=True, env=env_with_venv(), timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = {}
-    for line in (proc.stdout + proc.stderr).splitlines():
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if match:
-            counts[match.group(1)] = int(match.group(2))
-    return counts
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
-def test_dry_run_plans_one_train_job_per_run(name, tmp_path):
-    config = Config.load(REPO / "config" / name)
-    runs = list(config.runs())
-    counts = planned_jobs(REPO / "config" / name, tmp_path)
-    assert counts["train"] == len(runs) == len(set(runs))
-    # one evaluate job per (dataset, variant): it evaluates every seed's run in one process
-    assert counts["evaluate"] * len(config.seeds) == len(runs)
-    assert counts["prepare_data"] == len(config.datasets)
-    assert counts.get("train_classifier", 0) == len(config.image_datasets())
-
-
 def test_killed_training_job_resumes_when_snakemake_reruns(tmp_path):
     cfg = {
         "seeds": [0],
@@ -155,3 +131,33 @@ def test_snakemake_report_bundles_the_marked_outputs(tiny_run):
     # the report folder (a directory output with htmlindex) travels whole: its page and its images
     assert any(re.search(r"/data/raw/[^/]+/index\.html$", n) for n in names), names[:20]
     assert any(re.search(r"/data/raw/[^/]+/img/.+\.png$", n) for n in names), names[:20]
+
+
+def test_readme_outputs_table_names_everything_under_results(tiny_run):
+    """The README's table of outputs lists every folder and file that a run of the DAG leaves in results/."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("Outputs (all under `results/`"):]
+    table = table[:table.index("\n\n", table.index("| path |"))]
+    listed = {re.match(r"[\w.]+", cell).group(0) for cell in re.findall(r"^\| `([^`]+)`", table, re.M)}
+    made = {p.name for p in (tiny_run / "results").iterdir() if not p.name.startswith(".")}
+    assert made <= listed, f"not in the README's outputs table: {sorted(made - listed)}"
+
+
+def test_snakemake_benchmark_files_agree_with_the_cpu_seconds_the_jobs_record(tiny_run):
+    """Every rule writes Snakemake's own benchmark file; the CPU seconds a training or evaluate job records itself
+    (what the report's time table adds up) agree with Snakemake's measurement of the job's process tree: within
+    1.5 s + 15 % (Snakemake samples the tree once a second, so it misses up to a second at the end, and it also
+    counts the bash that wraps the job)."""
+    bench = tiny_run / "results/benchmarks"
+    config = Config.load(REPO / "tests/configs/tiny.yaml")
+    rules = {p.relative_to(bench).parts[0].removesuffix(".tsv") for p in bench.rglob("*.tsv")}
+    assert {"prepare", "train", "classifier", "features", "evaluate", "aggregate", "config_record", "report"} <= rules
+    for run in config.runs():
+        measured = pd.read_csv(bench / f"train/{run.path}.tsv", sep="\t")["cpu_time"].iloc[0]
+        recorded = json.loads((tiny_run / f"results/runs/{run.path}/train.json").read_text())["job_cpu_seconds"]
+        assert abs(measured - recorded) <= 1.5 + 0.15 * recorded, (run, measured, recorded)
+    for path in (bench / "evaluate").rglob("*.tsv"):
+        dataset, variant = path.parent.name, path.stem
+        measured = pd.read_csv(path, sep="\t")["cpu_time"].iloc[0]
+        recorded = json.loads((tiny_run / f"results/runs/{dataset}/{variant}/seed0/metrics.json").read_text())
+        assert abs(measured - recorded["eval_job_cpu_seconds"]) <= 1.5 + 0.15 * recorded["eval_job_cpu_seconds"]

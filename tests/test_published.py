@@ -21,8 +21,7 @@ import yaml
 from ganbench.config import Config
 from ganbench.report.build import build_report
 from ganbench.report.metrics import METRICS
-from ganbench.report.published import (PUBLISHED_PATH, PublishedError, load_published, parse_published,
-                                       published_view)
+from ganbench.report.published import PUBLISHED_PATH, PublishedError, load_published, parse_published, published_view
 from ganbench.report.tables import build_table
 from test_report import Page, write_results
 
@@ -212,13 +211,15 @@ def test_malformed_reference_file_level_errors(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- matching
-def test_lucic_column_needs_the_protocols_architecture():
+def test_lucic_column_needs_the_protocols_architecture(tmp_path):
     """ns-gan on the DCGAN of config/lucic2018.yaml gets the paper's FID beside it; a same-named variant on a
     fully connected network (config/config.yaml style) does not, and the note says the extractors differ."""
     published = load_published()
     raw = {"seeds": [0, 1], "datasets": {"fashion_mnist": {}},
            "defaults": {"architecture": {"name": "dcgan", "width": 8}, "steps": 10},
-           "variants": [{"name": "ns-gan", "label": "NS GAN"}, {"name": "wgan-gp", "loss": "wgan-gp"},
+           "variants": [{"name": "ns-gan", "label": "NS GAN"},
+                        {"name": "wgan-gp", "loss": "wgan-gp",  # a gradient penalty needs a critic without BatchNorm
+                         "architecture": {"name": "dcgan", "width": 8, "batchnorm_d": False, "layernorm_d": True}},
                         {"name": "lsgan", "loss": "lsgan", "architecture": {"name": "mlp", "hidden": 16}}]}
     config = Config(raw)
     df = pd.DataFrame([{"dataset": "fashion_mnist", "variant": v, "seed": s, "status": "ok", "kind": "image",
@@ -234,7 +235,10 @@ def test_lucic_column_needs_the_protocols_architecture():
     assert "Inception-v3" in note and "evaluation.feature_extractor = ganbench-classifier" in note
     assert "not comparable" in note
     # with Inception features the note says the measurement is of the same kind
-    inception = Config({**raw, "evaluation": {"feature_extractor": "inception-v3-compat"}})
+    weights = tmp_path / "pt_inception-2015-12-05.pth"  # the config check wants the weights file to exist
+    weights.write_bytes(b"")
+    inception = Config({**raw, "evaluation": {"feature_extractor": "inception-v3-compat",
+                                              "feature_extractor_weights": str(weights)}})
     [note] = published_view(table, inception, published)["notes"]
     assert "same kind of measurement" in note and "not comparable" not in note
     # a KID table: no published table maps KID, so nothing is added

@@ -30,7 +30,6 @@ from ganbench.report.build import build_report
 from ganbench.report.tables import build_table
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -202,7 +201,8 @@ def test_significance_is_exact_for_small_tied_and_constant_groups():
     assert stats.compare([2.0, 2.0, 2.0], [2.0, 2.0, 2.0]).p_value == 1.0  # identical constants: no difference
     # ties and small groups: the exact p by enumeration with fractions
     for a, b in (([1.0, 1.0, 2.0], [2.0, 3.0, 3.0]), ([8.0, 8.0, 7.0], [1.0, 1.0, 1.0, 2.0]),
-                 ([0.5, 0.5, 0.5, 0.5], [0.5, 0.6, 0.5, 0.7, 0.5]), ([1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0])):
+                 ([0.5, 0.5, 0.5, 0.5], [0.5, 0.6, 0.5, 0.7, 0.5]),
+                 ([1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0])):
         assert stats.compare(a, b).p_value == pytest.approx(float(permutation_by_hand(a, b)), rel=1e-12), (a, b)
     # the smallest attainable p: 2 / C(2n, n) for equal groups, 1 / C otherwise; 3 vs 3 cannot reach 0.05
     assert stats.min_attainable_p(3, 3) == pytest.approx(0.1)
@@ -499,20 +499,15 @@ def test_report_when_every_run_diverged(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- in Chromium
-def test_report_in_chromium(report):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `scripts/setup.sh test` (installs Debian's Chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: run `scripts/setup.sh test`")
+def test_report_in_chromium(report, chromium):
+    from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     dialogs: list[str] = []
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
@@ -565,8 +560,10 @@ def test_time_breakdown_counts_every_jobs_cpu_seconds(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- lecture pictures
 # where each loss's D cannot tell real from fake: the D output (logit for the BCE games, D itself for LSGAN, any
-# t in [−1, 1] for the hinge loss) at which its declared equilibrium values must hold
-EQUILIBRIUM_OUTPUT = {"minimax": 0.0, "nonsaturating": 0.0, "lsgan": 0.5, "hinge": 0.3}
+# t in [−1, 1] for the hinge loss, any value equal on both sides for the relativistic losses) at which its declared
+# equilibrium values must hold
+EQUILIBRIUM_OUTPUT = {"minimax": 0.0, "nonsaturating": 0.0, "lsgan": 0.5, "hinge": 0.3, "rasgan": 0.3,
+                      "ralsgan": -0.7}
 
 
 def test_each_loss_declares_the_values_its_functions_take_where_d_cannot_tell():
@@ -581,9 +578,9 @@ def test_each_loss_declares_the_values_its_functions_take_where_d_cannot_tell():
         out = torch.full((16,), EQUILIBRIUM_OUTPUT[name])
         assert float(loss.d_loss(out, out)) == pytest.approx(d_eq, abs=1e-6), name
         if g_eq is None:
-            assert float(loss.g_loss(out)) != float(loss.g_loss(out - 0.2))  # hinge: G's loss is not pinned
+            assert float(loss.g_loss(out, out)) != float(loss.g_loss(out, out - 0.2))  # hinge: G's is not pinned
         else:
-            assert float(loss.g_loss(out)) == pytest.approx(g_eq, abs=1e-6), name
+            assert float(loss.g_loss(out, out)) == pytest.approx(g_eq, abs=1e-6), name
     assert LOSSES.get("minimax").equilibrium[1] == pytest.approx(-math.log(2))  # not the non-saturating log 2
     assert LOSSES.get("nonsaturating").equilibrium[1] == pytest.approx(math.log(2))
 

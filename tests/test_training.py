@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -59,6 +60,27 @@ def test_outputs_of_a_run(ring8_npz, tmp_path):
     assert not list(run.rglob(".tmp-*")), "a temp file was left behind"
 
 
+def test_log_of_an_older_run_stays_readable_after_a_new_column(ring8_npz, tmp_path):
+    """log.csv gained trick statistics (``replay_age``); a run whose log was written without that column resumes,
+    and the log reads back with the old rows empty in the new column."""
+    from ganbench.train.gan import STAT_NAMES
+
+    assert "replay_age" in STAT_NAMES
+    run, settings = tmp_path / "run", merge(SETTINGS, {"steps": 60, "checkpoint_every": 20})
+    train_run(settings, ring8_npz, run, 0, threads=1)
+    (run / "ckpt/step00000060.pt").unlink()  # as if stopped after step 40, before a log with the new column
+    old = pd.read_csv(run / "log.csv")
+    old = old[old["step"] <= 40].drop(columns=[c for c in STAT_NAMES if c not in LOSS_COLUMNS])
+    old.to_csv(run / "log.csv", index=False)
+    result = train_run(settings, ring8_npz, run, 0, threads=1)
+    assert result["status"] == "ok" and result["resumed_from"] == 40
+    log = pd.read_csv(run / "log.csv")
+    assert log["step"].tolist() == list(range(10, 61, 10))
+    assert log.loc[log["step"] <= 40, "replay_age"].isna().all()
+    assert (log.loc[log["step"] > 40, "replay_age"] == 0.0).all()  # no experience replay in this run
+    assert log[LOSS_COLUMNS].notna().all().all()
+
+
 def _cli_config(tmp_path: Path, steps: int) -> Path:
     cfg = {
         "seeds": [0],
@@ -112,6 +134,27 @@ def test_divergence_is_recorded_not_fatal(ring8_npz, tmp_path):
     assert (tmp_path / "run/train.json").exists()
 
 
+def test_divergence_check_looks_at_every_discriminator(ring8_npz, tmp_path):
+    """Weights that explode in the third discriminator of multi_d stop the run as diverged, naming that network
+    (the losses stay finite: only the weight check can see it)."""
+    from ganbench.data import load_prepared
+    from ganbench.train.run import build_gan
+    from ganbench.train.trainer import Trainer
+    from ganbench.tricks.surgery import head
+
+    data = load_prepared(ring8_npz)
+    torch.manual_seed(0)
+    gan = build_gan(merge(SETTINGS, {"tricks": {"multi_d": {"count": 3}}}), data, torch.device("cpu"))
+    with torch.no_grad():
+        head(gan.Ds[2])[1].bias.fill_(1e7)  # every logit of D2 about 1e7, its loss finite
+    trainer = Trainer(gan, torch.from_numpy(data.x_train), tmp_path / "run", steps=20, log_every=10,
+                      checkpoint_every=10**9)
+    result = trainer.fit()
+    assert result["status"] == "diverged" and result["steps"] == 10
+    assert result["message"].startswith("weights of D2 exploded"), result["message"]
+    assert all(math.isfinite(v) for v in trainer.rows[-1].values())
+
+
 def test_truncated_checkpoint_falls_back_to_previous(ring8_npz, tmp_path):
     run = tmp_path / "run"
     train_run(merge(SETTINGS, {"steps": 100, "checkpoint_every": 30}), ring8_npz, run, 0, threads=1)
@@ -155,7 +198,7 @@ def test_amp_runs_the_training_step_in_bfloat16(ring8_npz, tmp_path):
         gan = build_gan(SETTINGS, data, torch.device("cpu"))
         seen: set[torch.dtype] = set()
         first = next(m for m in gan.D.modules() if isinstance(m, torch.nn.Linear))
-        first.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+        first.register_forward_hook(lambda module, args, out, seen=seen: seen.add(out.dtype))
         trainer = Trainer(gan, torch.from_numpy(data.x_train), tmp_path / f"amp{amp}", steps=30, log_every=10,
                           checkpoint_every=10**9, amp=amp)
         result = trainer.fit()
@@ -179,9 +222,11 @@ def test_compile_trains_and_keeps_checkpoints_interchangeable(ring8_npz, tmp_pat
     assert weights(tmp_path / "eager").keys() == weights(tmp_path / "compiled").keys()
     le, lc = pd.read_csv(tmp_path / "eager/log.csv"), pd.read_csv(tmp_path / "compiled/log.csv")
     assert (le["loss_d"] - lc["loss_d"]).abs().max() < 1e-3 and (le["loss_g"] - lc["loss_g"]).abs().max() < 1e-3
-    # a compiled run resumes from an eager run's checkpoint: same state_dict keys
-    resumed = train_run({**settings, "steps": 60}, ring8_npz, tmp_path / "eager", 0, {"compile": True}, threads=1)
-    assert resumed["status"] == "ok" and resumed["resumed_from"] == 40
+    # a compiled run resumes from an eager run's checkpoint (same state_dict keys; compile is no part of a run's
+    # identity): drop the eager run's final checkpoint, and the compiled rerun continues from step 20
+    (tmp_path / "eager/ckpt/step00000040.pt").unlink()
+    resumed = train_run(settings, ring8_npz, tmp_path / "eager", 0, {"compile": True}, threads=1)
+    assert resumed["status"] == "ok" and resumed["resumed_from"] == 20
 
 
 def test_deterministic_switch_gives_identical_runs(ring8_npz, tmp_path):

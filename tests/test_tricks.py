@@ -17,6 +17,7 @@ from torch import nn
 
 from ganbench.config import SETTINGS_DEFAULTS, Config, merge
 from ganbench.errors import ConfigError
+from ganbench.losses import CriticPass
 from ganbench.train.gan import GAN, STAT_NAMES
 from ganbench.tricks import TRICKS, Trick
 from ganbench.tricks.experience_replay import ExperienceReplay
@@ -27,6 +28,7 @@ from ganbench.tricks.minibatch_discrimination import MinibatchDiscrimination
 from ganbench.tricks.minibatch_stddev import MinibatchStdDev
 from ganbench.tricks.pacgan import Packed
 from ganbench.tricks.surgery import first_layer, head
+from ganbench.tricks.unrolled import Unrolled
 
 CPU = torch.device("cpu")
 POINTS = (2,)
@@ -64,6 +66,11 @@ def the(gan: GAN, cls: type[Trick]) -> Trick:
     return next(t for t in gan.tricks if isinstance(t, cls))
 
 
+def critic_pass(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, conditioning=None) -> CriticPass:
+    """What a penalty hook gets in D's step: the critic, the batches and its logits on them."""
+    return CriticPass(critic, real, fake, critic(real), critic(fake), conditioning)
+
+
 def flat_params(module: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
 
@@ -97,12 +104,39 @@ def test_instance_noise_sigma_anneals_to_zero():
     gan = make_gan({"instance_noise": {"sigma": 0.2, "anneal_steps": 100}})
     noise = the(gan, InstanceNoise)
     assert [noise.sigma_at(s) for s in (0, 50, 100, 200)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
-    real, fake = torch.zeros(8192, 2), torch.ones(8192, 2)
-    noisy_real, noisy_fake = noise.d_inputs(real, fake, gan)
-    assert noisy_real.std().item() == pytest.approx(0.2, rel=0.05)
-    assert (noisy_fake - 1).std().item() == pytest.approx(0.2, rel=0.05)
+    x = torch.ones(8192, 2)
+    assert (noise.critic_inputs(x, gan.context) - 1).std().item() == pytest.approx(0.2, rel=0.05)
     gan.step = 100
-    assert noise.d_inputs(real, fake, gan) == (real, fake)
+    assert noise.critic_inputs(x, gan.context) is x
+
+
+def inputs_seen_by(D: nn.Module) -> list[torch.Tensor]:
+    """Every input D receives from now on (a forward pre-hook)."""
+    seen: list[torch.Tensor] = []
+    D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    return seen
+
+
+@pytest.mark.parametrize("conditional", ["none", "concat"])
+def test_instance_noise_reaches_every_d_input_but_not_the_labels(conditional):
+    """The same annealed noise in D's step and in G's step (G is trained against D on the distribution D was trained
+    on); with a conditional GAN the one-hot label features stay exact."""
+    classes = 8 if conditional == "concat" else 0
+    n, sigma = 4096, 0.5
+    settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "batch_size": n,
+                                         "conditional": conditional,
+                                         "tricks": {"instance_noise": {"sigma": sigma, "anneal_steps": 10**6}}})
+    gan = GAN(settings, POINTS, "points", classes, CPU)
+    seen = inputs_seen_by(gan.D)
+    labels = torch.arange(n) % 8
+    real = gan.real_batch(torch.zeros(n, 2), labels)
+    gan.d_step(real)
+    gan.g_step(gan.real_batch(torch.zeros(n, 2, requires_grad=True), labels))  # a clean fake batch
+    d_real, g_fake = seen[0], seen[-1]
+    assert len(seen) == 3  # D step: real, fake; G step: fake
+    for x in (d_real, g_fake):
+        assert x[:, :2].std().item() == pytest.approx(sigma, rel=0.05)
+        assert torch.equal(x[:, 2:], real[:, 2:])  # the label part (empty when unconditional) is untouched
 
 
 def test_weight_clip_bounds_every_discriminator():
@@ -133,10 +167,83 @@ def test_gradient_penalty_of_a_linear_critic_is_analytic():
         critic[0].weight.copy_(torch.tensor([[3.0, 4.0]]))  # ∇D = w everywhere, ‖w‖ = 5
     real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
     gp = the(gan, GradientPenalty)
-    assert gp.d_penalty(critic, real, fake, gan).item() == pytest.approx(2.0 * (5 - 1) ** 2)
+    assert gp.d_penalty(critic_pass(critic, real, fake), gan.context).item() == pytest.approx(2.0 * (5 - 1) ** 2)
     assert gan.d_objective(critic, real, fake)[1].item() == pytest.approx(32.0)  # reported as the penalty
     zero_centred = make_gan({"gradient_penalty": {"weight": 2.0, "center": 0.0}}, loss="hinge")
-    assert the(zero_centred, GradientPenalty).d_penalty(critic, real, fake, gan).item() == pytest.approx(50.0)
+    penalty = the(zero_centred, GradientPenalty).d_penalty(critic_pass(critic, real, fake), zero_centred.context)
+    assert penalty.item() == pytest.approx(50.0)
+
+
+def test_gradient_penalty_of_a_conditional_critic_pairs_classes_and_ignores_label_inputs():
+    """D reads [x, onehot(y)]: the interpolates pair a real and a fake of the same class (their label part stays
+    one exact one-hot), and the norm is over ∇_x only, so a linear critic with ‖w_x‖ = 5 gets (5 − 1)² whatever its
+    label weights."""
+    k, n = 8, 64
+    critic = nn.Sequential(nn.Linear(2 + k, 1), nn.Flatten(0))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.tensor([[3.0, 4.0] + [7.0] * k]))
+    seen = inputs_seen_by(critic)
+    gans = []
+    for tricks, loss, expected in [({"gradient_penalty": {"weight": 1.0}}, "hinge", 16.0), ({}, "wgan-gp", 160.0)]:
+        settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "batch_size": n,
+                                             "conditional": "concat", "loss": loss, "tricks": tricks})
+        gan = GAN(settings, POINTS, "points", k, CPU)
+        gans.append(gan)
+        real = gan.real_batch(torch.randn(n, 2), torch.randint(0, k, (n,)))
+        fake = gan.real_batch(torch.randn(n, 2), torch.arange(n) % k)  # every class among the fakes
+        seen.clear()
+        assert gan.d_objective(critic, real, fake)[1].item() == pytest.approx(expected, rel=1e-5)
+        mixed = next(x for x in seen if x.shape[0] == n and not torch.equal(x, real) and not torch.equal(x, fake))
+        assert torch.equal(mixed[:, 2:], real[:, 2:])  # each interpolate carries its real sample's label
+        assert not torch.allclose(mixed[:, :2], real[:, :2])
+    # a class without a fake in the batch has no partner: its samples are left out of the penalty
+    lonely = gan.real_batch(torch.randn(n, 2), torch.full((n,), 7))
+    others = gan.real_batch(torch.randn(n, 2), torch.arange(n) % 7)
+    penalty = the(gans[0], GradientPenalty).d_penalty(critic_pass(critic, lonely, others, gans[0].conditioning),
+                                                       gans[0].context)
+    assert penalty.item() == 0.0
+
+
+def test_r1_of_a_linear_critic_is_the_closed_form():
+    """D(x) = w·x + b has ∇ₓD = w, so R1 = (γ/2)‖w‖² whatever the real batch, and its gradient in w is γ·w: the
+    penalty reaches D's update. For a conditional D the norm is over the data inputs only."""
+    critic = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.tensor([[3.0, 4.0]]))  # ‖w‖² = 25
+    real, fake = torch.randn(BATCH, 2), torch.randn(BATCH, 2)
+    gan, plain = make_gan({"r1": {"gamma": 2.0}}, loss="hinge"), make_gan(loss="hinge")
+    total, penalty, _, _ = gan.d_objective(critic, real, fake)
+    assert penalty.item() == pytest.approx(0.5 * 2.0 * 25.0)
+    (with_r1,) = torch.autograd.grad(total, critic[0].weight)
+    (without,) = torch.autograd.grad(plain.d_objective(critic, real, fake)[0], critic[0].weight)
+    assert torch.allclose(with_r1 - without, 2.0 * critic[0].weight.detach())
+    k = 8
+    conditional = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "batch_size": BATCH,
+                                            "conditional": "concat", "loss": "hinge", "tricks": {"r1": {}}})
+    cgan = GAN(conditional, POINTS, "points", k, CPU)
+    labelled = nn.Sequential(nn.Linear(2 + k, 1), nn.Flatten(0))
+    with torch.no_grad():
+        labelled[0].weight.copy_(torch.tensor([[3.0, 4.0] + [7.0] * k]))
+    labels = torch.arange(BATCH) % k
+    penalty = cgan.d_objective(labelled, cgan.real_batch(real, labels), cgan.real_batch(fake, labels))[1]
+    assert penalty.item() == pytest.approx(0.5 * 10.0 * 25.0)  # the default γ = 10; label weights left out
+
+
+def test_r1_costs_no_extra_forward_pass_of_d():
+    """With R1 D reads exactly what it reads without it: one pass over the real batch per D step (which then
+    requires grad), one over the fakes, one in G's step. A gradient penalty on interpolates needs one more."""
+    counts = {}
+    for name, tricks in [("plain", {}), ("r1", {"r1": {}}), ("gp", {"gradient_penalty": {"center": 0.0}})]:
+        torch.manual_seed(0)
+        gan = make_gan(tricks, loss="hinge", d_steps=3)
+        seen = []
+        gan.D.register_forward_hook(lambda module, args, out, seen=seen: seen.append(args[0].requires_grad))
+        gan.train_step(data_source(POINTS, BATCH))
+        counts[name] = seen
+    assert len(counts["r1"]) == len(counts["plain"]) == 3 * 2 + 1
+    assert len(counts["gp"]) == 3 * 3 + 1
+    assert counts["r1"][0:6:2] == [True] * 3  # the real batch of each D step, the only one R1 differentiates
+    assert not any(counts["r1"][1:6:2]) and not any(counts["plain"][:6])
 
 
 def test_minibatch_discrimination_makes_d_see_the_batch():
@@ -178,27 +285,48 @@ def test_experience_replay_returns_stored_fakes():
     gan = make_gan({"experience_replay": {"size": 64, "fraction": 1.0}})
     replay = the(gan, ExperienceReplay)
     real, first, second = torch.randn(BATCH, 2), torch.randn(BATCH, 2), torch.randn(BATCH, 2)
-    r, f = replay.d_inputs(real, first, gan)
+    r, f = replay.d_inputs(real, first, gan.context)
     assert r is real and torch.equal(f, first)  # empty buffer: nothing to replay yet
-    _, f = replay.d_inputs(real, second, gan)
+    _, f = replay.d_inputs(real, second, gan.context)
     stored = {tuple(row.tolist()) for row in first}
     assert all(tuple(row.tolist()) in stored for row in f)  # every fake D sees now is an old one
     half = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
     replay_half = the(half, ExperienceReplay)
-    replay_half.d_inputs(real, first, half)
-    _, f = replay_half.d_inputs(real, second, half)
+    replay_half.d_inputs(real, first, half.context)
+    _, f = replay_half.d_inputs(real, second, half.context)
     assert torch.equal(f[BATCH // 2:], second[BATCH // 2:])
     assert all(tuple(row.tolist()) in stored for row in f[: BATCH // 2])
-    newest = [torch.randn(BATCH, 2) for _ in range(5)]
-    for batch in newest:  # a ring: 7·16 pushed into 64 slots keeps the newest 64
-        replay.d_inputs(real, batch, gan)
-    assert replay.buffer.count == 64 and replay.buffer.pos == (7 * BATCH) % 64
-    kept = {tuple(row.tolist()) for row in replay.buffer.data}
-    assert kept == {tuple(row.tolist()) for row in torch.cat(newest[1:])}
-    resumed = make_gan({"experience_replay": {"size": 64, "fraction": 1.0}})
+
+
+def test_experience_replay_keeps_old_generators_and_logs_their_age():
+    """Random replacement (Shrivastava et al.), not a ring: with 64 slots and 8 replaced per step a ring would hold
+    only the last 8 steps' fakes; here older ones survive. The mean age of the replayed fakes is a logged statistic,
+    and the buffer with its ages survives a checkpoint."""
+    gan = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
+    replay = the(gan, ExperienceReplay)
+    real = torch.randn(BATCH, 2)
+    for step in range(40):  # each batch is filled with its step number, so a sample shows when it was made
+        gan.step = step
+        replay.d_inputs(real, torch.full((BATCH, 2), float(step)), gan.context)
+    buffer = replay.buffer
+    assert buffer.count == 64 and torch.equal(buffer.data[:, 0], buffer.made)
+    ages = 39 - buffer.made
+    assert ages.max().item() > 8 and buffer.made.unique().numel() > 8
+    gan.step = 40
+    _, f = replay.d_inputs(real, torch.full((BATCH, 2), 40.0), gan.context)
+    replayed = f[: BATCH // 2, 0]
+    assert (replayed < 40).all()
+    assert replay.stats(gan.context)["replay_age"].item() == pytest.approx((40 - replayed).mean().item())
+    resumed = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
     the(resumed, ExperienceReplay).load_state_dict(state_through_disk(replay.state_dict()))
-    buffer = the(resumed, ExperienceReplay).buffer
-    assert torch.equal(buffer.data, replay.buffer.data) and (buffer.count, buffer.pos) == (64, 48)
+    loaded = the(resumed, ExperienceReplay).buffer
+    assert torch.equal(loaded.data, buffer.data) and torch.equal(loaded.made, buffer.made) and loaded.count == 64
+    # in a training step the statistic is one of the step's statistics (0 for a GAN without replay)
+    trained = make_gan({"experience_replay": {"size": 64, "fraction": 0.5}})
+    next_real = data_source(POINTS, BATCH)
+    ages = [trained.train_step(next_real)["replay_age"].item() for _ in range(12)]
+    assert ages[0] == 0.0 and ages[-1] > 0.0
+    assert "replay_age" in STAT_NAMES and make_gan().train_step(next_real)["replay_age"].item() == 0.0
 
 
 def test_d_dropout_follows_every_activation():
@@ -216,7 +344,7 @@ def test_d_dropout_follows_every_activation():
 
 
 def test_unrolling_leaves_d_as_it_was():
-    gan = make_gan({"unrolled": {"steps": 3}})
+    gan = make_gan({"unrolled": {"steps": 3, "second_order": False}})
     next_real = data_source(POINTS, BATCH)
     gan.train_step(next_real)  # gives D's optimizer some state
     weights = copy.deepcopy(gan.D.state_dict())
@@ -244,14 +372,94 @@ def test_unrolling_leaves_d_as_it_was():
     assert torch.allclose(flat_params(critic), flat_params(manual))
     # G's gradient flows through the unrolled copy
     gan.opt_g.zero_grad()
-    gan.loss.g_loss(critic(gan.G(gan.sample_z(BATCH)))).backward()
+    gan.loss.g_loss(None, critic(gan.G(gan.sample_z(BATCH)))).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.G.parameters())
+
+
+def unrolled_critics(gan: GAN, seed: int = 7) -> dict[bool, nn.Module]:
+    """The unrolled critic of ``gan.D`` in either form, from the same batches."""
+    trick, out = the(gan, Unrolled), {}
+    for second in (False, True):
+        trick.options["second_order"] = second
+        torch.manual_seed(seed)
+        out[second] = gan.g_critic(gan.D)
+    return out
+
+
+def test_second_order_unrolling_advances_d_like_the_optimizer_and_leaves_it_as_it_was():
+    """The differentiable updates give the same unrolled D as k ordinary optimizer steps (Adam, with D's state),
+    and leave D's weights, buffers and optimizer state as they were."""
+    for optimizer in ({"name": "adam"}, {"name": "sgd", "momentum": 0.9, "lr_d": 0.05}):
+        gan = make_gan({"unrolled": {"steps": 3}}, optimizer=optimizer)
+        next_real = data_source(POINTS, BATCH)
+        for _ in range(2):
+            gan.train_step(next_real)
+        gan.next_real = next_real
+        weights = copy.deepcopy(gan.D.state_dict())
+        opt_state = copy.deepcopy(gan.opt_d.state_dict())
+        critics = unrolled_critics(gan)
+        unrolled = torch.cat([p.detach().flatten() for p in critics[True].params.values()])
+        assert torch.allclose(unrolled, flat_params(critics[False]), atol=1e-6)
+        assert not torch.allclose(unrolled, flat_params(gan.D))
+        x = torch.randn(BATCH, 2)
+        assert torch.allclose(critics[True](x), critics[False](x), atol=1e-5)
+        for k, v in gan.D.state_dict().items():
+            assert torch.equal(v, weights[k]), k
+        for idx, slot in opt_state["state"].items():
+            for name, value in slot.items():
+                assert torch.equal(gan.opt_d.state_dict()["state"][idx][name], value), name
+
+
+def g_loss_through(gan: GAN, seed: int = 11) -> torch.Tensor:
+    """G's loss against its unrolled critic, with every random draw (batches, z) fixed by ``seed``."""
+    torch.manual_seed(seed)
+    critic = gan.g_critic(gan.D)
+    return gan.loss.g_loss(None, critic(gan.generate(gan.sample_z(BATCH))))
+
+
+def test_second_order_unrolling_gives_gs_exact_gradient():
+    """Metz et al.'s gradient dL(θ_G, θ_D^k(θ_G))/dθ_G: it matches central finite differences of G's loss (float64),
+    and it differs from the first-order gradient, which ignores how the k updates depend on G."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        gan = make_gan({"unrolled": {"steps": 3}})
+        next_real = data_source(POINTS, BATCH)
+        for _ in range(3):
+            gan.train_step(next_real)  # D's Adam state is no longer empty
+        gan.next_real = next_real
+        trick, weight = the(gan, Unrolled), next(gan.G.parameters())
+        grads = {}
+        for second in (True, False):
+            trick.options["second_order"] = second
+            (grads[second],) = torch.autograd.grad(g_loss_through(gan), weight)
+        trick.options["second_order"] = True
+        h, checked = 1e-6, 0
+        for index in [(0, 0), (3, 1), (7, 5)]:
+            original = weight.detach()[index].item()
+            losses = []
+            for value in (original + h, original - h):
+                with torch.no_grad():
+                    weight[index] = value
+                losses.append(g_loss_through(gan).item())
+            with torch.no_grad():
+                weight[index] = original
+            plus, minus = losses
+            assert grads[True][index].item() == pytest.approx((plus - minus) / (2 * h), rel=1e-5, abs=1e-9)
+            checked += abs(grads[True][index].item()) > 1e-6
+        assert checked >= 2  # not a trivially zero entry
+        difference = (grads[True] - grads[False]).norm() / grads[True].norm()
+        assert difference.item() > 0.01, difference
+    finally:
+        torch.set_default_dtype(default)
 
 
 def test_pacgan_packs_m_samples_per_d_input():
     gan = make_gan({"pacgan": {"packing": 4}})
     assert first_layer(gan.D)[1].in_features == 4 * 2
     assert gan.D(torch.randn(BATCH, 2)).shape == (BATCH // 4,)
+    assert gan.batch_size == 4 * BATCH  # batch_size counts D's inputs, packs here (Lin et al.'s minibatches)
     images = dcgan({"pacgan": {"packing": 2}})
     assert first_layer(images.D)[1].in_channels == 2 * IMAGE[0]
     assert images.D(torch.randn(8, *IMAGE)).shape == (4,)
@@ -259,6 +467,66 @@ def test_pacgan_packs_m_samples_per_d_input():
     assert packs.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     with pytest.raises(ValueError, match="multiple"):
         gan.D(torch.randn(6, 2))
+
+
+def test_pacgan_slots_start_independent():
+    """Each slot of the widened first layer has its own weights (a permutation of the original layer's, so the same
+    initial distribution), scaled 1/√m; with one set repeated for every slot, D would see only the pack's sum."""
+    gan = make_gan({"pacgan": {"packing": 4}})
+    weight = first_layer(gan.D)[1].weight.detach()
+    slots = weight.view(weight.shape[0], 4, 2).unbind(1)
+    for slot in slots[1:]:
+        assert torch.equal(slot.flatten().sort().values, slots[0].flatten().sort().values)
+        assert not torch.equal(slot, slots[0])
+    plain = first_layer(make_gan().D)[1].weight.detach()
+    assert (weight.std() * 2).item() == pytest.approx(plain.std().item(), rel=0.3)  # 1/√4 of the usual scale
+    x = torch.randn(BATCH, 2)
+    swapped = x.view(BATCH // 4, 4, 2).flip(1).reshape(BATCH, 2)  # the same packs, slots in another order
+    assert not torch.allclose(gan.D(x), gan.D(swapped))
+
+
+RING = torch.stack([torch.cos(torch.arange(8) * math.pi / 4), torch.sin(torch.arange(8) * math.pi / 4)], 1)
+
+
+def steps_to_separate(tricks: dict[str, Any], fake: Callable[[int], torch.Tensor], gap: float,
+                      max_steps: int) -> int:
+    """D steps (ring-8 data against ``fake``, G left out) until D(x) − D(G(z)), averaged over 10 steps, reaches
+    ``gap``; ``max_steps`` + 1 if it never does."""
+    torch.manual_seed(0)
+    gan = make_gan(tricks, architecture={"name": "mlp", "hidden": 128, "layers": 2}, batch_size=64,
+                   optimizer={"lr_d": 1e-3})
+    recent: list[float] = []
+    for step in range(1, max_steps + 1):
+        n = gan.batch_size
+        real = RING[torch.randint(0, 8, (n,))] + 0.01 * torch.randn(n, 2)
+        stats = gan.update_d(gan.D, gan.opt_d, real, fake(n))
+        recent = [*recent[-9:], (stats["d_real"] - stats["d_fake"]).item()]
+        if len(recent) == 10 and sum(recent) / 10 >= gap:
+            return step
+    return max_steps + 1
+
+
+@pytest.mark.parametrize("packing", [2, 4])
+def test_packed_d_separates_a_collapsed_generator_as_fast_as_an_unpacked_one(packing):
+    def collapsed(n: int) -> torch.Tensor:  # every fake on one mode
+        return RING[0] + 0.01 * torch.randn(n, 2)
+
+    unpacked = steps_to_separate({}, collapsed, 0.5, 300)
+    assert unpacked <= 100
+    assert steps_to_separate({"pacgan": {"packing": packing}}, collapsed, 0.5, 300) <= 1.5 * unpacked
+
+
+@pytest.mark.parametrize("packing", [2, 4])
+def test_packed_d_tells_the_ring_from_a_structureless_cloud(packing):
+    """A cloud with the ring's mean and covariance is what an untrained G produces on ring-8. An unpacked D tells
+    them apart in about 100 steps; a packed D must learn it too (a D that sees only pack sums, which look alike for
+    both by the central limit theorem, never does: PacGAN then stalls at D(x) ≈ D(G(z)) ≈ 0.5)."""
+    def cloud(n: int) -> torch.Tensor:
+        return torch.randn(n, 2) * math.sqrt(0.5)
+
+    unpacked = steps_to_separate({}, cloud, 0.15, 600)
+    packed = steps_to_separate({"pacgan": {"packing": packing}}, cloud, 0.15, 600)
+    assert unpacked <= 150 and packed <= 4 * unpacked, (unpacked, packed)
 
 
 def test_multi_d_trains_n_discriminators_and_g_uses_their_mean():
@@ -274,7 +542,7 @@ def test_multi_d_trains_n_discriminators_and_g_uses_their_mean():
     torch.manual_seed(3)
     with torch.no_grad():
         fake = gan.G(gan.sample_z(BATCH))
-        expected = torch.stack([gan.loss.g_loss(D(fake)) for D in gan.Ds]).mean()
+        expected = torch.stack([gan.loss.g_loss(None, D(fake)) for D in gan.Ds]).mean()
     torch.manual_seed(3)
     assert gan.g_step().item() == pytest.approx(expected.item(), rel=1e-5)
 
@@ -297,8 +565,8 @@ def test_grad_clip_bounds_the_gradient_norm():
     for p in [*gan.D.parameters(), *gan.G.parameters()]:
         p.grad = torch.full_like(p, 10.0)
     clip = gan.tricks[0]
-    clip.before_d_step(gan.D, gan)
-    clip.before_g_step(gan)
+    clip.before_d_step(gan.D, gan.context)
+    clip.before_g_step(gan.context)
     norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in gan.D.parameters()]))
     assert norm.item() == pytest.approx(0.5, rel=1e-4)
     assert all(torch.equal(p.grad, torch.full_like(p, 10.0)) for p in gan.G.parameters())  # G: not clipped
@@ -346,12 +614,16 @@ TRAINING: dict[str, dict[str, Any]] = {
     "experience_replay": {"tricks": {"experience_replay": {"size": 64}}},
     "d_dropout": {"tricks": {"d_dropout": {}}},
     "unrolled": {"tricks": {"unrolled": {"steps": 3}}},
+    "unrolled_first_order": {"tricks": {"unrolled": {"steps": 3, "second_order": False}}},
+    "unrolled_images": {"image": True, "tricks": {"unrolled": {"steps": 2}}},  # BatchNorm buffers in D
     "pacgan": {"tricks": {"pacgan": {"packing": 2}}},
     "multi_d": {"tricks": {"multi_d": {"count": 3}}},
     "ema": {"tricks": {"ema": {"decay": 0.9}}},
     "grad_clip": {"tricks": {"grad_clip": {"max_norm_d": 0.1, "max_norm_g": 0.1}}},
     "lr_schedule": {"tricks": {"lr_schedule": {"schedule": "cosine"}}},
     "weight_clip": {"tricks": {"weight_clip": {}}, "loss": "wgan", "optimizer": {"name": "rmsprop"}},
+    "r1": {"tricks": {"r1": {"gamma": 1.0}}, "loss": "rasgan"},
+    "r1_unrolled": {"tricks": {"r1": {}, "unrolled": {"steps": 2}}, "loss": "ralsgan"},
     "combo_regularisers": {"loss": "hinge", "d_steps": 2, "tricks": {
         "spectral_norm": {}, "gradient_penalty": {"center": 0.0}, "minibatch_stddev": {}, "ema": {},
         "experience_replay": {"size": 64}, "lr_schedule": {}, "grad_clip": {}, "instance_noise": {}}},
@@ -420,7 +692,8 @@ def config(variant: dict[str, Any]) -> Config:
     ({"tricks": {"weight_clip": {}}}, "variants[0].tricks.weight_clip"),
     ({"loss": "wgan-gp", "tricks": {"gradient_penalty": {}}}, "variants[0].tricks.gradient_penalty"),
     ({"loss": "hinge", "tricks": {"label_smoothing": True}}, "variants[0].tricks.label_smoothing"),
-    ({"batch_size": 64, "tricks": {"pacgan": {"packing": 3}}}, "variants[0].tricks.pacgan.packing"),
+    ({"tricks": {"pacgan": {"packing": 0}}}, "variants[0].tricks.pacgan.packing"),
+    ({"loss": "wgan-gp", "batch_size": 64, "tricks": {"pacgan": {"packing": 3}}}, "variants[0].tricks.pacgan.packing"),
     ({"batch_size": 64, "tricks": {"minibatch_stddev": {"group_size": 5}}},
      "variants[0].tricks.minibatch_stddev.group_size"),
     ({"tricks": {"lr_schedule": {"schedule": "step"}}}, "variants[0].tricks.lr_schedule.schedule"),
@@ -430,6 +703,16 @@ def config(variant: dict[str, Any]) -> Config:
     ({"tricks": {"grad_clip": {"max_norm_d": None, "max_norm_g": None}}}, "variants[0].tricks.grad_clip"),
     ({"tricks": {"experience_replay": {"fraction": 2}}}, "variants[0].tricks.experience_replay.fraction"),
     ({"tricks": {"d_dropout": {"p": 1.0}}}, "variants[0].tricks.d_dropout.p"),
+    ({"tricks": {"unrolled": {"steps": 2.5}}}, "variants[0].tricks.unrolled.steps"),
+    ({"tricks": {"unrolled": {"second_order": "yes"}}}, "variants[0].tricks.unrolled.second_order"),
+    ({"tricks": {"unrolled": {}, "grad_clip": {}}}, "variants[0].tricks.unrolled.second_order"),
+    ({"loss": "wgan", "tricks": {"unrolled": {}, "weight_clip": {}}}, "variants[0].tricks.unrolled.second_order"),
+    ({"tricks": {"experience_replay": {"size": 0}}}, "variants[0].tricks.experience_replay.size"),
+    ({"tricks": {"gradient_penalty": {"weight": -1.0}}}, "variants[0].tricks.gradient_penalty.weight"),
+    ({"tricks": {"minibatch_stddev": {"group_size": -1}}}, "variants[0].tricks.minibatch_stddev.group_size"),
+    ({"tricks": {"ema": {"start": -5}}}, "variants[0].tricks.ema.start"),
+    ({"tricks": {"lr_schedule": {"final": 2.0}}}, "variants[0].tricks.lr_schedule.final"),
+    ({"loss": {"name": "wgan-gp", "gp_weight": -10.0}}, "variants[0].loss.gp_weight"),
 ])
 def test_config_rejects_bad_tricks_naming_the_key(variant, key):
     with pytest.raises(ConfigError) as err:
@@ -437,8 +720,27 @@ def test_config_rejects_bad_tricks_naming_the_key(variant, key):
     assert str(err.value).startswith(key + ":"), str(err.value)
 
 
+def test_pacgan_batch_size_counts_packs():
+    config({"batch_size": 64, "tricks": {"pacgan": {"packing": 3}}})  # 64 packs of 3 samples: fine
+    assert make_gan({"pacgan": {"packing": 3}}, batch_size=10).batch_size == 30
+
+
 def test_config_accepts_every_trick_at_once():
     tricks = {name: {} for name in TRICKS.names() if name != "weight_clip"}
-    tricks["gradient_penalty"] = {}
+    tricks["unrolled"] = {"second_order": False}  # the second-order form cannot run grad_clip's hook
     config({"loss": "nonsaturating", "tricks": tricks})
     config({"loss": "wgan", "tricks": {"weight_clip": {"clip": 0.05}, "ema": True}})
+
+
+def test_every_option_of_every_trick_and_loss_has_a_declared_range():
+    """The valid values sit next to the defaults (``ranges``), one mechanism for all: every numeric or textual option
+    has one, and every default lies in it."""
+    from ganbench.losses import LOSSES
+
+    components = [TRICKS.get(n) for n in TRICKS.names()] + [LOSSES.get(n) for n in LOSSES.names()]
+    for cls in components:
+        for name, default in cls.defaults.items():
+            if isinstance(default, bool):
+                continue
+            assert name in cls.ranges, f"{cls.__name__}.{name} has no declared range"
+            assert cls.ranges[name].accepts(default), f"{cls.__name__}.{name}: default {default!r} out of range"

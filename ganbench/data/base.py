@@ -7,6 +7,7 @@ file whole into memory with ``load_prepared``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class DatasetBuilder(ABC):
     shape: ClassVar[tuple[int, ...]]  # (C, H, W) or (D,)
     num_classes: ClassVar[int]  # classes (labelled images) or modes (mixtures); 0 if unlabelled
     defaults: ClassVar[dict[str, Any]] = {}
+    # options that say where to fetch the data from, not what it is (the content is verified by checksum): they
+    # are no part of the prepared data's identity, so changing a mirror prepares nothing again
+    source_options: ClassVar[tuple[str, ...]] = ()
     citation: ClassVar[str] = ""
     class_names: ClassVar[tuple[str, ...]] = ()  # label i's name, for the report's captions (empty: "class i")
 
@@ -100,6 +104,7 @@ def prepare_dataset(builder: DatasetBuilder, out_path: str | Path, cache_dir: st
     data = builder.build(cache_dir)
     data.meta = {**builder.meta(), **data.meta, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))}
     _check(data, builder)
+    data.meta["fingerprint"] = content_fingerprint(data)
     data.meta["prepare_cpu_seconds"] = process_cpu_seconds()  # this process so far: start-up, download, decoding
     with atomic_open(out_path, "wb") as handle:
         np.savez(
@@ -111,6 +116,21 @@ def prepare_dataset(builder: DatasetBuilder, out_path: str | Path, cache_dir: st
             meta=np.frombuffer(json.dumps(data.meta).encode(), dtype=np.uint8),
         )
     return data
+
+
+def content_fingerprint(data: Prepared) -> str:
+    """SHA-256 (first 16 hex digits) of the arrays' bytes, shapes and dtypes: what a run trained on."""
+    h = hashlib.sha256()
+    for array in (data.x_train, data.y_train.astype(np.int64), data.x_test, data.y_test.astype(np.int64)):
+        array = np.ascontiguousarray(array)
+        h.update(f"{array.dtype.str}{array.shape}".encode())
+        h.update(array.data)
+    return h.hexdigest()[:16]
+
+
+def fingerprint(data: Prepared) -> str:
+    """The prepared data's fingerprint (recorded by ``prepare``; computed for files prepared before it was)."""
+    return data.meta.get("fingerprint") or content_fingerprint(data)
 
 
 def _check(data: Prepared, builder: DatasetBuilder) -> None:

@@ -75,6 +75,7 @@ class CIFAR10(DatasetBuilder):
         "train_limit": None,
         "test_limit": None,
     }
+    source_options = ("mirrors",)
     citation = "Krizhevsky, Learning multiple layers of features from tiny images (2009)"
     class_names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
     archive = "cifar-10-python.tar.gz"

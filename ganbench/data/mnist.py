@@ -48,6 +48,7 @@ class IdxDataset(DatasetBuilder):
     # MD5 of each file's decompressed content (the raw IDX file); tests substitute their own fixtures' checksums
     checksums: ClassVar[dict[str, str]]
     mirror_hint: ClassVar[str] = ""
+    source_options = ("mirrors",)
 
     def load_split(self, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
         """Fetch (if needed) and decode one split: uint8 N×1×28×28 images and int64 labels."""
@@ -156,6 +157,7 @@ class Stacked(DatasetBuilder):
     num_classes = 1000
     base: ClassVar[type[IdxDataset]]  # builder of the base dataset; fetches into the same cache folder
     base_name: ClassVar[str]
+    source_options = ("mirrors",)
     citation = "Metz et al., Unrolled GANs (ICLR 2017); Srivastava et al., VEEGAN (NeurIPS 2017)"
 
     def extra_meta(self) -> dict[str, Any]:

@@ -15,5 +15,5 @@ class Hinge(GANLoss):
     def d_loss(self, real_logits, fake_logits):
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return -fake_logits.mean()

@@ -14,5 +14,5 @@ class LeastSquares(GANLoss):
     def d_loss(self, real_logits, fake_logits):
         return 0.5 * ((real_logits - self.real_target) ** 2).mean() + 0.5 * (fake_logits**2).mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return 0.5 * ((fake_logits - 1.0) ** 2).mean()

@@ -27,7 +27,7 @@ class Minimax(_BinaryCrossEntropyD):
     citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Eq. 1"
     equilibrium = (1.3862943611198906, -0.6931471805599453)  # D: 2 log 2; G: log(1 − ½) = −log 2
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return -F.softplus(fake_logits).mean()
 
 
@@ -36,5 +36,5 @@ class NonSaturating(_BinaryCrossEntropyD):
     citation = "Goodfellow et al. 2014, Sec. 3 (the -log D trick)"
     equilibrium = (1.3862943611198906, 0.6931471805599453)  # D: 2 log 2; G: −log ½ = log 2
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, real_logits, fake_logits):
         return F.softplus(-fake_logits).mean()

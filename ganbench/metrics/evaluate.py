@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,12 +53,12 @@ from ganbench.io import read_json, torch_save, write_json
 from ganbench.metrics.conditional import balanced_labels, conditional_accuracy, is_conditional
 from ganbench.metrics.critic import critic_estimate, is_wasserstein
 from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, CLASSIFIER, FID, ISC, PRC, FeaturePipeline
-from ganbench.metrics.fidelity import (FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics,
-                                       real_caches)
+from ganbench.metrics.fidelity import FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics, real_caches
 from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.metrics.reconstruction import is_reconstruction_model, load_codec, reconstruction_metrics
 from ganbench.models import ARCHITECTURES
+from ganbench.progress import log as progress_log
 from ganbench.registry import Registry
 from ganbench.timing import job_costs
 from ganbench.train.conditioning import LabelledSampler, conditioning_of
@@ -408,12 +409,14 @@ def evaluate_runs(runs: list[RunToEvaluate], data_path: str | Path, options: dic
         _ = shared.pipeline, shared.real  # loaded once, outside the runs' own timings
     pending = [(run, read_json(Path(run.run_dir) / "train.json")) for run in runs]
     timed = []
-    for run, train in pending:
+    for i, (run, train) in enumerate(pending, 1):
         t0, c0 = time.perf_counter(), time.process_time()
         result = _evaluate_one(RunContext(Path(run.run_dir), shared, train), run.run_id)
         result["eval_seconds"] = time.perf_counter() - t0
         result["eval_cpu_seconds"] = time.process_time() - c0
         timed.append((run, result))
+        progress_log.info("evaluated run %d/%d: %s (%s) in %.1f s", i, len(pending), run.run_dir, result["status"],
+                          result["eval_seconds"])
     # the job's cost is known only now: written with every run's metrics, with the part no run's own time covers
     # (start-up, imports, loading the dataset, the feature networks and the real side)
     job = job_costs()
@@ -441,6 +444,7 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
     options = ctx.options
     result: dict[str, Any] = {
         **run_id,
+        "identity": train.get("identity"),  # the weights these numbers belong to (ganbench.runs)
         "status": train["status"],
         "message": train.get("message", ""),
         "steps": train["steps"],
@@ -459,10 +463,15 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
         "evaluation": options,
     }
     applicable = [EVALUATORS.get(name) for name in EVALUATORS if EVALUATORS.get(name).applies(ctx)]
-    for ev in applicable:
-        result.update({name: math.nan for name in ev.metrics})
+    blank = {name: math.nan for ev in applicable for name in ev.metrics}
+    result.update(blank)
     if train["status"] == "ok":
-        for ev in applicable:
-            result.update(ev.compute(ctx))
+        try:
+            for ev in applicable:
+                result.update(ev.compute(ctx))
+        except Exception as exc:  # noqa: BLE001 - one run's broken evaluation is recorded, the job goes on
+            traceback.print_exc()
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            result.update({**blank, "status": "failed", "message": f"evaluation failed: {last}"})
     result["eval_device"] = describe(ctx.device)
     return result

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import ConfigError
-from ganbench.models.base import ARCHITECTURES, Architecture, xavier_conv
+from ganbench.models.base import ARCHITECTURES, EncoderDecoder, xavier_conv
 
 
 class SigmoidDecoder(nn.Module):
@@ -73,7 +73,7 @@ class FittedGaussianDecoder(nn.Module):
 
 
 @ARCHITECTURES.register("autoencoder")
-class ConvAutoencoder(Architecture):
+class ConvAutoencoder(EncoderDecoder):
     """Options: ``filters``, the encoder's conv widths, one 2×2 pooling each (the decoder mirrors them)."""
 
     kinds = ("image",)
@@ -120,6 +120,3 @@ class ConvAutoencoder(Architecture):
 
     def generator(self) -> FittedGaussianDecoder:
         return FittedGaussianDecoder(self.decoder(), self.code_shape, self.z_dim)
-
-    def discriminator(self) -> nn.Module:
-        raise TypeError("an autoencoder has no discriminator; its second network is encoder()")

@@ -1,4 +1,9 @@
-"""The architecture interface: a registered family builds a generator and a discriminator for a data shape."""
+"""The architecture interface: a registered family builds the networks of one model for a data shape.
+
+Every family builds a generator, the network that maps z ~ N(0, I) to samples (what evaluation rebuilds from
+``generator.pt``). A GAN family (``Architecture``) also builds a discriminator; a non-adversarial baseline
+(``EncoderDecoder``: the VAE, the autoencoder) builds an encoder instead and has no discriminator at all.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,18 @@ from torch import nn
 from ganbench.options import resolve_options
 from ganbench.registry import Registry
 
-ARCHITECTURES: Registry[type["Architecture"]] = Registry("architecture")
+ARCHITECTURES: Registry[type["ModelFamily"]] = Registry("architecture")
 
 
-class Architecture(ABC):
-    """A (generator, discriminator) family.
+class ModelFamily(ABC):
+    """The networks of one model for data of one shape.
 
     ``shape`` is one sample's shape ((C, H, W) or (D,)); ``kind`` is "image" or "points"; ``num_classes`` > 0 makes
     conditional GANs possible (``ganbench.train.conditioning``: G is then built with z_dim + K inputs and, for
     ``concat``, D with K extra input channels or features; the architecture itself needs nothing special).
-    The discriminator returns one logit per input: a tensor of shape (N,).
 
     ``training_model`` names the entry of ``ganbench.train.models.TRAINING_MODELS`` that trains this family: "gan"
-    (G against D) for most; the non-adversarial baselines (VAE, autoencoder) name their own, build an encoder in
-    place of a discriminator, and still have ``generator()`` build the network that maps z ~ N(0, I) to samples.
+    (G against D) for the ``Architecture`` families; the ``EncoderDecoder`` baselines name their own.
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("image", "points")
@@ -49,7 +52,7 @@ class Architecture(ABC):
     @classmethod
     def square_image_reason(cls, kind: str, shape: tuple[int, ...], sizes) -> str | None:
         """``supports`` for families of square images of the given sizes (in pixels)."""
-        reason = Architecture.supports.__func__(cls, kind, shape)
+        reason = ModelFamily.supports.__func__(cls, kind, shape)
         if reason is None and (shape[1] != shape[2] or shape[1] not in sizes):
             names = ", ".join(map(str, sorted(sizes)))
             reason = f"needs square {names} pixel images, not {shape[1]}×{shape[2]}"
@@ -58,12 +61,33 @@ class Architecture(ABC):
     @abstractmethod
     def generator(self) -> nn.Module: ...
 
-    @abstractmethod
-    def discriminator(self) -> nn.Module: ...
-
     @property
     def out_dim(self) -> int:
         return math.prod(self.shape)
+
+
+class Architecture(ModelFamily):
+    """A (generator, discriminator) family. The discriminator returns one logit per input: a tensor of shape (N,)."""
+
+    @classmethod
+    def d_batch_norm(cls, options: dict[str, Any]) -> bool:
+        """Whether the discriminator built with these (already checked) options normalises over the batch
+        (BatchNorm): its output for one sample then depends on the others, which a per-sample gradient penalty rules
+        out. The families without BatchNorm in D keep this default."""
+        return False
+
+    @abstractmethod
+    def discriminator(self) -> nn.Module: ...
+
+
+class EncoderDecoder(ModelFamily):
+    """A non-adversarial baseline: ``generator()`` decodes z ~ N(0, I) into samples like any G, ``encoder()`` maps
+    samples to codes; its ``training_model`` trains the pair."""
+
+    kinds = ("image",)
+
+    @abstractmethod
+    def encoder(self) -> nn.Module: ...
 
 
 def output_activation(kind: str) -> nn.Module:

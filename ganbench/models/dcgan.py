@@ -2,8 +2,10 @@
 
 No pooling: the generator upsamples with stride-2 transposed convolutions, the discriminator downsamples with
 stride-2 convolutions. BatchNorm in both (not on G's output nor D's input), ReLU in G, LeakyReLU(0.2) in D,
-Tanh output. 28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four). The transposed
-convolutions are ``ganbench.models.conv_transpose.ConvTranspose2d``: ``nn.ConvTranspose2d`` with a faster CPU path
+Tanh output. ``layernorm_d`` puts layer normalisation where D's BatchNorm would be (``GroupNorm`` with one group:
+each sample normalised over its channels and pixels, with a per-channel affine), the critic normalisation of
+Gulrajani et al. (2017, Sec. 4) for a gradient penalty; it replaces ``batchnorm_d``, so set that false.
+28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four). The transposed convolutions are ``ganbench.models.conv_transpose.ConvTranspose2d``: ``nn.ConvTranspose2d`` with a faster CPU path
 for the few-channel output layer.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ganbench.errors import ConfigError
 from ganbench.models.base import ARCHITECTURES, Architecture, Reshape, init_dcgan_weights
 from ganbench.models.conv_transpose import ConvTranspose2d
 
@@ -20,7 +23,17 @@ _START = {28: 7, 32: 4, 64: 4}
 @ARCHITECTURES.register("dcgan")
 class DCGAN(Architecture):
     kinds = ("image",)
-    defaults = {"width": 64, "batchnorm_g": True, "batchnorm_d": True}
+    defaults = {"width": 64, "batchnorm_g": True, "batchnorm_d": True, "layernorm_d": False}
+
+    def __init__(self, shape, kind, z_dim, num_classes, options, key):
+        super().__init__(shape, kind, z_dim, num_classes, options, key)
+        if self.options["batchnorm_d"] and self.options["layernorm_d"]:
+            raise ConfigError(f"{key}.layernorm_d: D normalises with BatchNorm or layer norm, not both; "
+                              f"set batchnorm_d: false")
+
+    @classmethod
+    def d_batch_norm(cls, options):
+        return bool({**cls.defaults, **options}["batchnorm_d"])
 
     @classmethod
     def supports(cls, kind, shape):
@@ -54,13 +67,15 @@ class DCGAN(Architecture):
 
     def discriminator(self) -> nn.Module:
         start, channels = self._plan()
-        bn = self.options["batchnorm_d"]
+        bn, ln = self.options["batchnorm_d"], self.options["layernorm_d"]
         rev = channels[::-1]  # narrowest first
         layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2)]
         for c_in, c_out in zip(rev, rev[1:]):
-            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not bn))
+            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not (bn or ln)))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
+            if ln:
+                layers.append(nn.GroupNorm(1, c_out))
             layers.append(nn.LeakyReLU(0.2))
         layers += [nn.Flatten(), nn.Linear(rev[-1] * start * start, 1), nn.Flatten(0)]
         net = nn.Sequential(*layers)

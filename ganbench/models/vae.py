@@ -7,20 +7,21 @@ encoder: the DCGAN discriminator's convolutional body (stride-2 convs, BatchNorm
 head of 2·z_dim outputs, the mean and log-variance of the Gaussian posterior q(z|x).
 
 ``generator()`` is the decoder: it maps z ~ N(0, I) to images in [-1, 1] like any G, so evaluation, snapshots and
-the report's pictures treat a VAE run like a GAN run. A VAE has no discriminator: ``encoder()`` builds the other
-network, and ``ganbench.train.autoencoders.VAEModel`` (``training_model = "vae"``) trains the pair.
+the report's pictures treat a VAE run like a GAN run. A VAE has no discriminator (an ``EncoderDecoder`` family):
+``encoder()`` builds the other network, and ``ganbench.train.autoencoders.VAEModel`` (``training_model = "vae"``)
+trains the pair.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from ganbench.models.base import ARCHITECTURES, Architecture
+from ganbench.models.base import ARCHITECTURES, EncoderDecoder
 from ganbench.models.dcgan import DCGAN
 
 
 @ARCHITECTURES.register("vae")
-class VAE(Architecture):
+class VAE(EncoderDecoder):
     """Options: ``width``, the DCGAN width of the decoder and the encoder."""
 
     kinds = DCGAN.kinds
@@ -49,6 +50,3 @@ class VAE(Architecture):
         nn.init.normal_(linear.weight, 0.0, 0.02)
         nn.init.zeros_(linear.bias)
         return nn.Sequential(*body[:-2], linear)
-
-    def discriminator(self) -> nn.Module:
-        raise TypeError("a VAE has no discriminator; its second network is encoder()")

@@ -39,6 +39,7 @@ from ganbench.report import plots
 from ganbench.report.metrics import METRICS
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
 from ganbench.report.tables import Table, build_table
+from ganbench.runs import run_path
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _rel(path: Path, base: Path) -> str:
 
 
 def _run_dir(results: Path, dataset: str, variant: str, seed: Any) -> Path:
-    return results / "runs" / dataset / variant / f"seed{int(seed)}"
+    return run_path(results, dataset, variant, seed)
 
 
 def _seconds(value: Any) -> float:
@@ -578,6 +579,27 @@ def _runs(df: pd.DataFrame, results: Path, out: Path, labels: dict[str, str], or
     return runs
 
 
+def _incomplete(df: pd.DataFrame, config: Config, results: Path) -> dict[str, Any] | None:
+    """What the banner at the top says when the results are incomplete: runs that failed (training or evaluation
+    raised) and runs of the config with no metrics at all; None when every run finished (diverged runs are
+    results, not gaps)."""
+    expected = {(r.dataset, r.variant, r.seed) for r in config.runs()}
+    present = set(zip(df["dataset"], df["variant"], df["seed"].astype(int)))
+    missing = sorted(expected - present)
+    failed = df[df["status"] == "failed"]
+    lines = []
+    if len(failed):
+        lines.append(f"{len(failed)} of {len(expected)} runs failed.")
+    if missing:
+        shown = ", ".join(f"{d}/{v}/seed{s}" for d, v, s in missing[:5]) + (" …" if len(missing) > 5 else "")
+        lines.append(f"{len(missing)} of {len(expected)} runs have no results ({shown}).")
+    if not lines:
+        return None
+    retry = " ".join(str(_run_dir(results, d, v, s) / "train.json")
+                     for d, v, s in zip(failed["dataset"], failed["variant"], failed["seed"]))
+    return {"lines": lines, "retry": f"snakemake --cores all --forcerun {retry}" if retry else ""}
+
+
 # ---------------------------------------------------------------------------------------------- entry point
 def _published(published: str | Path | Published | list[PublishedTable] | None) -> Published:
     """The published tables to show beside ours: the file shipped with ganbench unless told otherwise."""
@@ -617,6 +639,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     env.filters["num"] = _number
     html = env.get_template("index.html.j2").render(
         title=config.title,
+        incomplete=_incomplete(df, config, results),
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=tables,
         variants=variants,

@@ -20,6 +20,7 @@ import seaborn as sns  # noqa: E402
 
 from ganbench.io import atomic_open  # noqa: E402
 
+
 def _save(fig, path: Path) -> Path:
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=90, bbox_inches="tight")

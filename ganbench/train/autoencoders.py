@@ -1,15 +1,15 @@
-"""Non-adversarial baselines trained by the GANs' Trainer: a VAE and the lecture's convolutional autoencoder.
+"""Non-adversarial baselines trained by the Trainer: a VAE and the lecture's convolutional autoencoder.
 
-They implement what the Trainer uses of a GAN (``ganbench.train.models.TrainingModel``): ``train_step``, ``step``,
-``batch_size``, ``d_steps``, ``z_dim``, ``device``, ``tricks``, ``G``, ``Ds``/``D``, ``sampler()`` and the state
-methods. ``G`` is the decoder side, the network that maps z ~ N(0, I) to images (what ``generator()`` of the
-architecture builds, so ``generator.pt`` loads in evaluation unchanged); ``Ds`` is ``[encoder]``, so the Trainer's
-exploded-weights check and ``torch.compile`` cover both networks. Checkpoints store it as ``encoder``, not ``Ds``:
-it is not a discriminator, and the report's "filters of D" picture says so rather than showing encoder filters.
+They are training models of their own (``ganbench.train.models.TrainingModel``), not GANs: an encoder and a decoder
+trained on one objective by one optimizer, one batch per step. ``G`` is the decoder side, the network that maps
+z ~ N(0, I) to images (what ``generator()`` of the architecture builds, so ``generator.pt`` loads in evaluation
+unchanged); ``networks()`` is G and the encoder, which the Trainer's divergence check and ``torch.compile`` cover.
+Checkpoints store the encoder as ``encoder``: it is not a discriminator, and the report's "filters of D" picture
+says so rather than showing encoder filters.
 
-One Adam (or whichever ``optimizer.name``) over both networks at ``optimizer.lr_g``; one batch per step
-(``d_steps`` is 1 whatever the settings say). ``loss``, ``lr_d`` and ``d_steps`` of the settings are not used, and
-tricks are refused by the config check (they are hooks into the adversarial step).
+One Adam (or whichever ``optimizer.name``) over both networks at ``optimizer.lr_g``. ``loss``, ``lr_d`` and
+``d_steps`` of the settings are not used, and tricks and class conditioning are refused by the config check (they
+belong to the adversarial step: ``adversarial`` is false).
 
 The per-step statistics fill the GAN's log columns (``ganbench.train.gan.STAT_NAMES``) as follows:
 
@@ -24,7 +24,7 @@ The per-step statistics fill the GAN's log columns (``ganbench.train.gan.STAT_NA
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +50,8 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class ReconstructionModel(ABC):
     """An encoder/decoder pair trained on one objective by one optimizer; subclasses define ``losses``."""
 
-    d_steps = 1  # the Trainer counts step × batch_size × d_steps images: one batch per step
+    adversarial: ClassVar[bool] = False
+    batches_per_step: ClassVar[int] = 1
 
     def __init__(self, settings: dict[str, Any], shape: tuple[int, ...], kind: str, num_classes: int,
                  device: torch.device):
@@ -59,24 +60,16 @@ class ReconstructionModel(ABC):
         self.z_dim = int(settings["z_dim"])
         self.batch_size = int(settings["batch_size"])
         self.step = 0
-        self.tricks: list[Any] = []
         self.conditioning = Unconditional(0)
-        arch = settings["architecture"]
-        self.family = ARCHITECTURES.get(arch["name"])(shape, kind, self.z_dim, num_classes,
-                                                      {k: v for k, v in arch.items() if k != "name"}, "architecture")
+        self.family = ARCHITECTURES.build(settings["architecture"], "architecture", shape, kind, self.z_dim,
+                                          num_classes)
         self.G: nn.Module = self.family.generator().to(device)
         self.encoder: nn.Module = self.family.encoder().to(device)
         self.opt = make_optimizer([*self.encoder.parameters(), *self.G.parameters()],
                                   float(settings["optimizer"]["lr_g"]), settings["optimizer"])
 
-    @property
-    def Ds(self) -> list[nn.Module]:
-        """The encoder, in the place of a GAN's discriminators."""
-        return [self.encoder]
-
-    @property
-    def D(self) -> nn.Module:
-        return self.encoder
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "encoder": self.encoder}
 
     @abstractmethod
     def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,6 +93,9 @@ class ReconstructionModel(ABC):
 
     def sampler(self) -> nn.Module:
         return self.G
+
+    def raw_generator(self) -> nn.Module | None:
+        return None
 
     # ------------------------------------------------------------------ state for checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -136,7 +132,7 @@ class VAEModel(ReconstructionModel):
 class AutoencoderModel(ReconstructionModel):
     """The plain autoencoder: reconstruction loss only. It also keeps the mean and covariance of the codes of the
     training batches (an exponential moving average over ~1/CODE_MOMENTUM batches, an exact running average
-    before that, as the encoder keeps changing) and ``sampler()`` fits ``G``'s Gaussian to them."""
+    before that, as the encoder keeps changing); ``sampler()`` is the decoder with a Gaussian fitted to them."""
 
     G: FittedGaussianDecoder
 
@@ -167,9 +163,12 @@ class AutoencoderModel(ReconstructionModel):
             self.code_cov.add_(torch.outer(delta, delta), alpha=w * (1.0 - w))
             self.code_mean.add_(delta, alpha=w)
 
-    def sampler(self) -> nn.Module:
-        self.G.fit(self.code_mean, self.code_cov)
-        return self.G
+    def sampler(self) -> FittedGaussianDecoder:
+        """A sampler of the current code statistics: G's decoder (shared, not copied) under a Gaussian fitted now.
+        G itself, the model's state and the random streams are left as they are."""
+        net = FittedGaussianDecoder(self.G.decoder, self.G.code_shape, self.G.basis.shape[1]).to(self.device)
+        net.fit(self.code_mean, self.code_cov)
+        return net
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "codes": {"mean": self.code_mean, "cov": self.code_cov,

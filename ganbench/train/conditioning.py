@@ -6,7 +6,11 @@ The label y (one-hot over K classes) travels inside the inputs:
 - D's input is [x, onehot(y)]: K extra channels, constant over the image (extra features for 2-D points).
 
 Every trick that acts on D's inputs (instance noise, replay, packing, penalties) therefore keeps each image with its
-label, and the step itself has no conditional branch. Two ways for D to use the label:
+label, and the step itself has no conditional branch. What acts on the data alone goes through ``map_data`` /
+``data_part`` (instance noise corrupts the image, not its label; a gradient penalty takes the norm over the image)
+and ``labels_in`` (a gradient penalty interpolates between a real and a fake sample of the same class).
+
+Two ways for D to use the label:
 
 - ``concat`` (Mirza & Osindero): D is built for C + K input channels;
 - ``projection`` (Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018): D is built for the image
@@ -36,9 +40,11 @@ def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu"
 
 
 class Conditioning:
-    """Unconditional: every method is the identity."""
+    """Unconditional: every method is the identity. ``active``: labels travel in G's and D's inputs;
+    ``separates_labels``: D reads the label apart from the data (so one D input must be one sample)."""
 
     active: ClassVar[bool] = False
+    separates_labels: ClassVar[bool] = False
 
     def __init__(self, num_classes: int):
         self.k = int(num_classes)
@@ -63,6 +69,18 @@ class Conditioning:
 
     def wrap_discriminator(self, D: nn.Module, shape: tuple[int, ...]) -> nn.Module:
         return D
+
+    def data_part(self, x: torch.Tensor) -> torch.Tensor:
+        """The data of D inputs ``x`` without their label channels/features."""
+        return x
+
+    def map_data(self, x: torch.Tensor, fn) -> torch.Tensor:
+        """D inputs ``x`` with ``fn`` applied to their data part; the labels pass unchanged."""
+        return fn(x)
+
+    def labels_in(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The class indices carried by D inputs ``x`` (None when unconditional)."""
+        return None
 
     def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(labels.long(), self.k).float()
@@ -96,6 +114,17 @@ class Concat(Conditioning):
             return torch.cat([x, onehot.to(x.dtype)], 1)
         planes = onehot.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
         return torch.cat([x, planes], 1)
+
+    def data_part(self, x):
+        return x[:, : x.shape[1] - self.k]
+
+    def map_data(self, x, fn):
+        c = x.shape[1] - self.k
+        return torch.cat([fn(x[:, :c]), x[:, c:]], 1)
+
+    def labels_in(self, x):
+        onehot = x[:, x.shape[1] - self.k:]
+        return (onehot if x.dim() == 2 else onehot.flatten(2)[:, :, 0]).argmax(1)
 
 
 class _LabelSlot:
@@ -143,6 +172,8 @@ class ProjectionDiscriminator(nn.Module):
 
 @CONDITIONINGS.register("projection")
 class Projection(Concat):
+    separates_labels = True
+
     def d_shape(self, shape):
         return shape
 

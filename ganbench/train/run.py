@@ -2,27 +2,35 @@
 
 Outputs in ``out_dir``: ``generator.pt`` (weights of the network to sample from), ``samples.png`` (a fixed-noise
 grid, or a scatter over the mixture for 2-D data), ``log.csv`` (per-window losses, D(x), D(G(z)), critic gap),
-``snapshots/`` (generator weights along training, for FID over training) and, written last, ``train.json``
-(status, steps, timings, device, the settings as run). ``ckpt/`` holds resumable checkpoints and is not an output:
-Snakemake must not delete it when it reruns an interrupted job.
+``snapshots/`` (generator weights along training, for FID over training), ``identity.json`` (the hash of all that
+shapes the weights, see ``ganbench.runs``) and, written last, ``train.json`` (status, steps, timings, device, the
+settings as run, the identity). ``ckpt/`` holds resumable checkpoints.
+
+``train.json`` is the only file the DAG declares: it is written for every run that ends, "ok" or "diverged" from
+training itself and "failed" by ``record_failure`` when training raised, so one crashed run never stops the
+evaluation, aggregation and report of the others. Snakemake deletes a declared output before rerunning its job;
+nothing else in the folder is declared, so an interrupted run keeps its checkpoints and resumes from them.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ganbench import runs, specs
 from ganbench.data import Prepared, load_prepared
+from ganbench.data.base import fingerprint
 from ganbench.device import configure_threads, describe, pick_device
 from ganbench.io import torch_save, write_json
 from ganbench.timing import job_costs
-from ganbench.train.gan import GAN
 from ganbench.train.models import TrainingModel, build_model
 from ganbench.train.trainer import Trainer
 
@@ -48,9 +56,13 @@ def fixed_noise(n: int, z_dim: int, device: torch.device) -> torch.Tensor:
 def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Path, seed: int,
               runtime: dict[str, Any] | None = None, threads: int | None = None,
               progress: bool | None = None) -> dict[str, Any]:
+    """Train one run into ``out_dir``: resume it when the folder holds a run of the same identity, else move the
+    folder's contents aside (``ganbench.runs.claim``) and start fresh. ``settings`` may carry display keys
+    (label, datasets): they are dropped, they shape nothing."""
     from ganbench.config import RUNTIME_DEFAULTS
 
     runtime = {**RUNTIME_DEFAULTS, **(runtime or {})}
+    settings = {k: v for k, v in settings.items() if k not in specs.DISPLAY_KEYS}
     out = Path(out_dir)
     start = time.perf_counter()
     threads = configure_threads(threads or runtime.get("threads"))
@@ -60,22 +72,28 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(runtime["cudnn_benchmark"]) and not runtime["deterministic"]
     data = load_prepared(data_path)
+    identity = specs.train_identity({"settings": settings, "seed": seed, "runtime": runtime}, fingerprint(data))
+    run_id, moved = runs.claim(out, identity)
     seed_everything(seed)
     gan = build_gan(settings, data, device)
     if runtime["compile"]:  # worth it on a GPU; on a CPU it compiles with the host C++ compiler (tests use that)
-        for net in (gan.G, *gan.Ds):
+        for net in gan.networks().values():
             net.compile()  # in place: state_dict keys stay as they are, so checkpoints are interchangeable
     trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
                       log_every=int(settings["log_every"]), checkpoint_every=int(settings["checkpoint_every"]),
                       snapshots=int(settings["snapshots"]), progress=progress,
-                      amp=bool(runtime["amp"]), labels=torch.from_numpy(data.y_train))
+                      amp=bool(runtime["amp"]), labels=torch.from_numpy(data.y_train), identity=run_id)
     setup = time.perf_counter() - start
     result = trainer.fit()
-    torch_save(gan.sampler().state_dict(), out / "generator.pt")
-    if gan.sampler() is not gan.G:  # EMA (or another evaluation copy): keep the raw weights for comparison
-        torch_save(gan.G.state_dict(), out / "generator_raw.pt")
-    save_samples(gan, data, out / "samples.png")
+    sampler = gan.sampler()
+    torch_save(sampler.state_dict(), out / "generator.pt")
+    raw = gan.raw_generator()
+    if raw is not None:  # EMA (or another evaluation copy): keep the raw weights for comparison
+        torch_save(raw.state_dict(), out / "generator_raw.pt")
+    save_samples(gan, sampler, data, out / "samples.png")
     result.update({
+        "identity": run_id,
+        "stale_moved_to": os.path.relpath(moved) if moved else None,
         "seed": seed,
         "device": describe(device),
         "threads": threads,
@@ -92,11 +110,40 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
     return result
 
 
+def record_failure(out_dir: str | Path, settings: dict[str, Any], seed: int, exc: BaseException,
+                   runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write train.json for a run whose training raised: status "failed", the error's last line as the message
+    (the traceback is in the job's log). The run's other files stay as they were: a checkpoint of this identity
+    is resumed when the run is trained again."""
+    out = Path(out_dir)
+    lines = [line for line in traceback.format_exception_only(type(exc), exc) if line.strip()]
+    result = {
+        "status": "failed",
+        "message": lines[-1].strip() if lines else type(exc).__name__,
+        "error_type": type(exc).__name__,
+        "identity": None,  # the failure may have come before the run folder was claimed
+        "steps": 0,
+        "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
+        "images_per_second": 0.0,
+        "seed": seed,
+        "device": None,
+        "runtime": runtime,
+        "settings": {k: v for k, v in settings.items() if k not in specs.DISPLAY_KEYS},
+        **job_costs(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    write_json(out / "train.json", result)
+    return result
+
+
 @torch.no_grad()
-def save_samples(gan: GAN, data: Prepared, path: Path, n: int = 64) -> None:
+def save_samples(gan: TrainingModel, net: torch.nn.Module, data: Prepared, path: Path, n: int = 64) -> None:
+    """The fixed-noise picture of ``net`` (the model's sampler)."""
     from ganbench.plots import save_image_grid, save_points
 
-    net = gan.sampler().eval()
+    net.eval()
     count = n if data.kind == "image" else 2000
     conditioning = gan.conditioning
     if conditioning.active and data.kind == "image":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import ORDER_STRUCTURE, TRICKS, Trick
 from ganbench.tricks.surgery import activations, replace
 
@@ -14,15 +14,11 @@ from ganbench.tricks.surgery import activations, replace
 @TRICKS.register("d_dropout")
 class DDropout(Trick):
     defaults = {"p": 0.3}
+    ranges = {"p": Range(0, 1, open_high=True)}
     citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Sec. 5"
     order = ORDER_STRUCTURE
 
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        if not 0.0 <= self.options["p"] < 1.0:
-            raise ConfigError(f"{key}.p: expected a probability in [0, 1), got {self.options['p']}")
-
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         names = activations(D)
         if not names:
             raise ValueError(f"{self.key}: the discriminator has no activation to put dropout after")

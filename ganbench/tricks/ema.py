@@ -2,8 +2,9 @@
 θ_ema ← decay·θ_ema + (1 − decay)·θ, so samples come from a smoothed generator that does not jitter with the
 last updates. Before step ``start`` the average simply tracks G. Buffers (BatchNorm statistics) are copied.
 
-The average becomes ``gan.G_eval``, which ``GAN.sampler()`` returns: samples, snapshots and ``generator.pt``, and
-so the evaluation, use the EMA weights; the raw G stays ``gan.G`` and is in every checkpoint.
+The average becomes the network to sample from (``TrickContext.set_sampler``): samples, snapshots and
+``generator.pt``, and so the evaluation, use the EMA weights; the raw G is in every checkpoint and is kept as
+``generator_raw.pt``.
 """
 
 from __future__ import annotations
@@ -12,34 +13,32 @@ import copy
 
 import torch
 
-from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import TRICKS, Trick
 
 
 @TRICKS.register("ema")
 class EMA(Trick):
     defaults = {"decay": 0.999, "start": 0}
+    ranges = {"decay": Range(0, 1, open_high=True), "start": Range(0, integer=True)}
     citation = "Yazıcı et al., The Unusual Effectiveness of Averaging in GAN Training (ICLR 2019)"
 
     def __init__(self, options, key):
         super().__init__(options, key)
-        if not 0.0 <= self.options["decay"] < 1.0:
-            raise ConfigError(f"{key}.decay: expected a number in [0, 1), got {self.options['decay']}")
-        if not isinstance(self.options["start"], int) or self.options["start"] < 0:
-            raise ConfigError(f"{key}.start: expected an integer >= 0, got {self.options['start']!r}")
         self.average: torch.nn.Module | None = None
 
-    def on_models(self, gan):
-        self.average = copy.deepcopy(gan.G).eval().requires_grad_(False)
-        gan.G_eval = self.average
+    def on_models(self, ctx):
+        self.average = copy.deepcopy(ctx.generator).eval().requires_grad_(False)
+        ctx.set_sampler(self.average)
 
     @torch.no_grad()
-    def after_g_step(self, gan):
+    def after_g_step(self, ctx):
         assert self.average is not None
-        weight = 1.0 if gan.step < int(self.options["start"]) else 1.0 - float(self.options["decay"])
-        for avg, new in zip(self.average.parameters(), gan.G.parameters()):
+        weight = 1.0 if ctx.step < int(self.options["start"]) else 1.0 - float(self.options["decay"])
+        G = ctx.generator
+        for avg, new in zip(self.average.parameters(), G.parameters()):
             avg.lerp_(new, weight)
-        for avg, new in zip(self.average.buffers(), gan.G.buffers()):
+        for avg, new in zip(self.average.buffers(), G.buffers()):
             avg.copy_(new)
 
     def state_dict(self):

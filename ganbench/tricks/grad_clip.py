@@ -7,27 +7,26 @@ from __future__ import annotations
 from torch.nn.utils import clip_grad_norm_
 
 from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import TRICKS, Trick
 
 
 @TRICKS.register("grad_clip")
 class GradClip(Trick):
     defaults = {"max_norm_d": 1.0, "max_norm_g": 1.0}
+    ranges = dict.fromkeys(defaults, Range(0, open_low=True, nullable=True))
     citation = "Pascanu et al., On the difficulty of training recurrent neural networks (ICML 2013)"
 
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        for name in ("max_norm_d", "max_norm_g"):
-            value = self.options[name]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise ConfigError(f"{key}.{name}: expected a number > 0 or null, got {value!r}")
-        if self.options["max_norm_d"] is None and self.options["max_norm_g"] is None:
+    @classmethod
+    def validate(cls, settings, key):
+        options = cls.configured(settings, key)
+        if options["max_norm_d"] is None and options["max_norm_g"] is None:
             raise ConfigError(f"{key}: both max_norm_d and max_norm_g are null; nothing to clip")
 
-    def before_d_step(self, D, gan):
+    def before_d_step(self, D, ctx):
         if self.options["max_norm_d"] is not None:
             clip_grad_norm_(D.parameters(), float(self.options["max_norm_d"]))
 
-    def before_g_step(self, gan):
+    def before_g_step(self, ctx):
         if self.options["max_norm_g"] is not None:
-            clip_grad_norm_(gan.G.parameters(), float(self.options["max_norm_g"]))
+            clip_grad_norm_(ctx.generator.parameters(), float(self.options["max_norm_g"]))

@@ -1,29 +1,35 @@
 """Gradient penalty as a trick (Gulrajani et al. 2017): weight · E[(‖∇D(x̂)‖₂ − center)²] on random interpolates
 x̂ between real and fake samples, added to D's loss whatever the loss is (e.g. hinge + GP). ``center: 0`` gives the
-zero-centred variant (Thanh-Tung et al. 2019). The ``wgan-gp`` loss already adds it, so the two do not combine."""
+zero-centred variant (Thanh-Tung et al. 2019). The ``wgan-gp`` loss already adds it, so the two do not combine; a
+batch-normalised critic is refused (see ``ganbench.losses.wasserstein``). For a conditional GAN the interpolates
+pair samples of one class and the norm is over the data, not the labels (``gradient_penalty``)."""
 
 from __future__ import annotations
 
 from ganbench.errors import ConfigError
-from ganbench.losses.wasserstein import gradient_penalty
+from ganbench.losses.wasserstein import gradient_penalty, refuse_batchnorm_critic
+from ganbench.options import NON_NEGATIVE, POSITIVE
 from ganbench.tricks.base import TRICKS, Trick
 
 
 @TRICKS.register("gradient_penalty")
 class GradientPenalty(Trick):
     defaults = {"weight": 10.0, "center": 1.0}
+    ranges = {"weight": POSITIVE, "center": NON_NEGATIVE}
     citation = "Gulrajani et al., Improved Training of Wasserstein GANs (NeurIPS 2017)"
-
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        if self.options["weight"] < 0:
-            raise ConfigError(f"{key}.weight: expected a number >= 0, got {self.options['weight']}")
+    lipschitz = "gradient penalty"
+    gradient_penalty = True
 
     @classmethod
     def validate(cls, settings, key):
-        if settings["loss"]["name"] == "wgan-gp":
-            raise ConfigError(f"{key}: loss wgan-gp already adds a gradient penalty; use loss wgan with this trick "
-                              f"or drop it")
+        from ganbench.losses import LOSSES
 
-    def d_penalty(self, D, real, fake, gan):
-        return float(self.options["weight"]) * gradient_penalty(D, real, fake, float(self.options["center"]))
+        loss = settings["loss"]["name"]
+        if LOSSES.get(loss).gradient_penalty:
+            raise ConfigError(f"{key}: loss {loss} already adds a gradient penalty; use a loss without one (wgan) "
+                              f"with this trick or drop it")
+        refuse_batchnorm_critic(settings, key)
+
+    def d_penalty(self, critic, ctx):
+        return float(self.options["weight"]) * gradient_penalty(critic.D, critic.real, critic.fake,
+                                                                float(self.options["center"]), critic.conditioning)

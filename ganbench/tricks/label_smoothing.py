@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import TRICKS, Trick, require_loss
 
 
 @TRICKS.register("label_smoothing")
 class LabelSmoothing(Trick):
     defaults = {"real_target": 0.9}
+    ranges = {"real_target": Range(0, 1, open_low=True)}
     citation = "Salimans et al., Improved Techniques for Training GANs (NeurIPS 2016), Sec. 3.4"
 
     @classmethod
@@ -16,7 +17,5 @@ class LabelSmoothing(Trick):
         require_loss(settings, key, "uses_real_target",
                      "label smoothing needs a loss with a real target (minimax, nonsaturating, lsgan)")
 
-    def on_loss(self, loss):
-        if not 0.0 < self.options["real_target"] <= 1.0:
-            raise ConfigError(f"{self.key}.real_target: expected a number in (0, 1], got {self.options['real_target']}")
-        loss.real_target = float(self.options["real_target"])
+    def on_models(self, ctx):
+        ctx.set_real_target(float(self.options["real_target"]))

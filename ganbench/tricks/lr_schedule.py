@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch.optim.lr_scheduler import LambdaLR
 
-from ganbench.errors import ConfigError
+from ganbench.options import PROBABILITY, Choice, Range
 from ganbench.tricks.base import TRICKS, Trick
 
 SCHEDULES = ("constant", "linear", "cosine")
@@ -39,27 +39,19 @@ def lr_factor(schedule: str, final: float, total: int) -> Callable[[int], float]
 @TRICKS.register("lr_schedule")
 class LRSchedule(Trick):
     defaults = {"schedule": "linear", "final": 0.0, "steps": None}
+    ranges = {"schedule": Choice(*SCHEDULES), "final": PROBABILITY, "steps": Range(1, integer=True, nullable=True)}
     citation = "Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts (ICLR 2017)"
 
     def __init__(self, options, key):
         super().__init__(options, key)
-        if self.options["schedule"] not in SCHEDULES:
-            raise ConfigError(f"{key}.schedule: expected one of {', '.join(SCHEDULES)}, "
-                              f"got {self.options['schedule']!r}")
-        if not 0.0 <= self.options["final"] <= 1.0:
-            raise ConfigError(f"{key}.final: expected a fraction of the initial lr in [0, 1], "
-                              f"got {self.options['final']}")
-        steps = self.options["steps"]
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ConfigError(f"{key}.steps: expected an integer >= 1 or null (the run's steps), got {steps!r}")
         self.schedulers: list[LambdaLR] = []
 
-    def on_optimizers(self, gan):
-        total = int(self.options["steps"] or gan.settings["steps"])
+    def on_optimizers(self, ctx):
+        total = int(self.options["steps"] or ctx.total_steps)
         factor = lr_factor(self.options["schedule"], float(self.options["final"]), total)
-        self.schedulers = [LambdaLR(opt, factor) for opt in (gan.opt_g, *gan.opt_ds)]
+        self.schedulers = [LambdaLR(opt, factor) for opt in ctx.optimizers()]
 
-    def after_g_step(self, gan):
+    def after_g_step(self, ctx):
         for scheduler in self.schedulers:
             scheduler.step()
 

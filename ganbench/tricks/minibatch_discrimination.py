@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.errors import ConfigError
+from ganbench.options import COUNT
 from ganbench.tricks.base import ORDER_STRUCTURE, TRICKS, Trick
 from ganbench.tricks.surgery import head, insert_before_head
 
@@ -39,16 +39,11 @@ class MinibatchDiscrimination(nn.Module):
 @TRICKS.register("minibatch_discrimination")
 class MinibatchDiscriminationTrick(Trick):
     defaults = {"kernels": 50, "kernel_dim": 5}
+    ranges = {"kernels": COUNT, "kernel_dim": COUNT}
     citation = "Salimans et al., Improved Techniques for Training GANs (NeurIPS 2016), Sec. 3.2"
     order = ORDER_STRUCTURE
 
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        for name in ("kernels", "kernel_dim"):
-            if not isinstance(self.options[name], int) or self.options[name] < 1:
-                raise ConfigError(f"{key}.{name}: expected an integer >= 1, got {self.options[name]!r}")
-
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         _, old = head(D)
         layer = MinibatchDiscrimination(old.in_features, self.options["kernels"], self.options["kernel_dim"])
         insert_before_head(D, layer, self.options["kernels"])

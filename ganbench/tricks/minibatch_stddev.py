@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import ConfigError
+from ganbench.options import Range
 from ganbench.tricks.base import ORDER_STRUCTURE, TRICKS, Trick
 from ganbench.tricks.surgery import insert_before_head
 
@@ -40,14 +41,9 @@ class MinibatchStdDev(nn.Module):
 @TRICKS.register("minibatch_stddev")
 class MinibatchStdDevTrick(Trick):
     defaults = {"group_size": 0}
+    ranges = {"group_size": Range(0, integer=True)}  # 0: the whole batch
     citation = "Karras et al., Progressive Growing of GANs (ICLR 2018), Sec. 3"
     order = ORDER_STRUCTURE
-
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        if not isinstance(self.options["group_size"], int) or self.options["group_size"] < 0:
-            raise ConfigError(f"{key}.group_size: expected an integer >= 0 (0: the whole batch), "
-                              f"got {self.options['group_size']!r}")
 
     @classmethod
     def validate(cls, settings, key):
@@ -55,6 +51,6 @@ class MinibatchStdDevTrick(Trick):
         if group and group < settings["batch_size"] and settings["batch_size"] % group:
             raise ConfigError(f"{key}.group_size: batch_size {settings['batch_size']} is not a multiple of {group}")
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         insert_before_head(D, MinibatchStdDev(self.options["group_size"]), 1)
         return D

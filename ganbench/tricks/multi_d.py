@@ -3,24 +3,22 @@ initialised discriminators, each with its own optimizer, all trained on the same
 its losses against them, which averages out the quirks of any single D.
 
 Every extra discriminator is built like the first, with the same per-D tricks (spectral norm, packing, ...); the
-GAN's step already trains and averages over its list of discriminators, so this trick only adds to the list.
+GAN's step already trains and averages over its list of discriminators, so this trick only adds to it
+(``TrickContext.add_discriminator``).
 """
 
 from __future__ import annotations
 
-from ganbench.errors import ConfigError
+from ganbench.options import COUNT
 from ganbench.tricks.base import TRICKS, Trick
 
 
 @TRICKS.register("multi_d")
 class MultiD(Trick):
     defaults = {"count": 2}
+    ranges = {"count": COUNT}
     citation = "Durugkar et al., Generative Multi-Adversarial Networks (ICLR 2017)"
 
-    def __init__(self, options, key):
-        super().__init__(options, key)
-        if not isinstance(self.options["count"], int) or self.options["count"] < 1:
-            raise ConfigError(f"{key}.count: expected an integer >= 1, got {self.options['count']!r}")
-
-    def on_models(self, gan):
-        gan.Ds.extend(gan.new_discriminator() for _ in range(int(self.options["count"]) - len(gan.Ds)))
+    def on_models(self, ctx):
+        for _ in range(int(self.options["count"]) - ctx.discriminator_count):
+            ctx.add_discriminator()

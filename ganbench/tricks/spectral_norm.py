@@ -20,12 +20,13 @@ def apply_spectral_norm(module: nn.Module) -> None:
 class SpectralNorm(Trick):
     defaults = {"generator": False}
     citation = "Miyato et al., Spectral Normalization for Generative Adversarial Networks (ICLR 2018)"
+    lipschitz = "spectral normalisation"
 
-    def on_discriminator(self, D, gan):
+    def on_discriminator(self, D, ctx):
         apply_spectral_norm(D)
         return D
 
-    def on_generator(self, G, gan):
+    def on_generator(self, G, ctx):
         if self.options["generator"]:
             apply_spectral_norm(G)
         return G

@@ -4,12 +4,16 @@
 rule prepare_data:
     output:
         f"{RESULTS}/data/{{dataset}}.npz",
-    params:
-        config=CONFIG_FILE,
-        fingerprint=lambda w: fingerprint(CFG.datasets[w.dataset]),
     log:
         f"{RESULTS}/logs/prepare/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare/{{dataset}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
+    params:
+        identity=lambda w: specs.canonical(specs.prepare_identity(specs.prepare_spec(CFG, w.dataset))),
+        spec=lambda w, input: specs.canonical(specs.prepare_spec(CFG, w.dataset)),
+        cache=lambda w, output: str(Path(output[0]).parent.parent / "downloads"),
     shell:
-        "{GANBENCH} prepare --config {params.config} --dataset {wildcards.dataset} --out {output} "
-        "--cache-dir {RESULTS}/downloads > {log} 2>&1"
+        "python -m ganbench prepare --spec {params.spec:q} --out {output} --cache-dir {params.cache} > {log} 2>&1"

@@ -6,9 +6,9 @@
 #   radii, the memorization reference of training features); floor.json the real-vs-real value of every metric.
 # evaluate: one job per (dataset, variant) evaluates every seed's run in one process, so start-up, imports, the
 #   dataset, the feature networks and the real side are paid once per job, not once per run (ganbench.timing and
-#   benchmarks/eval_cost.py measure what that saves); each run still gets its own metrics.json. Per run: one pass of
-#   generated samples through every feature network; WGAN runs also read the newest checkpoint under ckpt/ (the
-#   critic) — not a declared input, since ckpt/ is not a Snakemake output (see train.smk).
+#   benchmarks/eval_cost.py measure what that saves); each run still gets its own metrics.json. A run that failed or
+#   diverged gets a metrics.json with its status and no numbers. Per run: one pass of generated samples through
+#   every feature network; WGAN runs also read the run's newest checkpoint under ckpt/ (the critic).
 
 
 rule train_classifier:
@@ -17,14 +17,17 @@ rule train_classifier:
     output:
         model=f"{RESULTS}/classifier/{{dataset}}/model.pt",
         info=f"{RESULTS}/classifier/{{dataset}}/info.json",
-    params:
-        config=CONFIG_FILE,
-        fingerprint=lambda w: fingerprint(CFG.evaluation["classifier"]),
     log:
         f"{RESULTS}/logs/classifier/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classifier/{{dataset}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 2
+    params:
+        spec=specs.canonical(specs.classifier_spec(CFG)),
     shell:
-        "{GANBENCH} train-classifier --config {params.config} --data {input.data} --out {output.model} "
+        "python -m ganbench train-classifier --spec {params.spec:q} --data {input.data} --out {output.model} "
         "--info {output.info} --threads {threads} > {log} 2>&1"
 
 
@@ -35,36 +38,19 @@ rule real_features:
     output:
         features=f"{RESULTS}/features/{{dataset}}/real.pt",
         floor=f"{RESULTS}/features/{{dataset}}/floor.json",
-    params:
-        config=CONFIG_FILE,
-        fingerprint=lambda w: fingerprint(CFG.evaluation),
     log:
         f"{RESULTS}/logs/features/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/features/{{dataset}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
+    params:
+        spec=specs.canonical(specs.evaluation_spec(CFG)),
     shell:
-        "{GANBENCH} real-features --config {params.config} --data {input.data} --classifier {input.classifier} "
-        "--out {output.features} --floor {output.floor} --threads {threads} > {log} 2>&1"
-
-
-def seed_dir(w, seed):
-    return f"{RESULTS}/runs/{w.dataset}/{w.variant}/seed{seed}"
-
-
-def evaluate_inputs(w):
-    inputs = {"data": f"{RESULTS}/data/{w.dataset}.npz"}
-    for seed in CFG.seeds:
-        inputs[f"train{seed}"] = f"{seed_dir(w, seed)}/train.json"
-        inputs[f"generator{seed}"] = f"{seed_dir(w, seed)}/generator.pt"
-    if w.dataset in IMAGE_DATASETS:
-        inputs["features"] = f"{RESULTS}/features/{w.dataset}/real.pt"
-        inputs["classifier"] = f"{RESULTS}/classifier/{w.dataset}/model.pt"
-    return inputs
-
-
-def image_args(w, input):
-    if w.dataset not in IMAGE_DATASETS:
-        return ""
-    return f"--real-features {input.features} --classifier {input.classifier}"
+        "python -m ganbench real-features --spec {params.spec:q} --data {input.data} "
+        "--classifier {input.classifier} --out {output.features} --floor {output.floor} --threads {threads} "
+        "> {log} 2>&1"
 
 
 rule evaluate:
@@ -72,20 +58,23 @@ rule evaluate:
         unpack(evaluate_inputs),
     output:
         [f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{seed}/metrics.json" for seed in CFG.seeds],
-    params:
-        config=CONFIG_FILE,
-        run_dirs=lambda w: " ".join(seed_dir(w, seed) for seed in CFG.seeds),
-        seeds=" ".join(str(seed) for seed in CFG.seeds),
-        image_args=image_args,
-        fingerprint=lambda w: fingerprint(CFG.evaluation),
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{variant}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
+    params:
+        spec=specs.canonical(specs.evaluation_spec(CFG)),
+        run_dirs=lambda w, input: " ".join(str(Path(input[f"train{seed}"]).parent) for seed in CFG.seeds),
+        seeds=" ".join(str(seed) for seed in CFG.seeds),
+        image_args=image_args,
     shell:
-        "{GANBENCH} evaluate --config {params.config} --run-dir {params.run_dirs} --data {input.data} "
+        "python -m ganbench evaluate --spec {params.spec:q} --run-dir {params.run_dirs} --data {input.data} "
         "{params.image_args} --out {output} --dataset {wildcards.dataset} --variant {wildcards.variant} "
         "--seed {params.seeds} --threads {threads} > {log} 2>&1"

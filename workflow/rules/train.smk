@@ -1,5 +1,11 @@
-# Stage 2: one job per (dataset, variant, seed). ckpt/ is deliberately not an output: Snakemake deletes the
-# outputs of an interrupted job before rerunning it, and the checkpoints are what the rerun resumes from.
+# Stage 2: one job per (dataset, variant, seed).
+#
+# train.json is the only declared output: written last, for every run that ends ("ok", "diverged", or "failed"
+# with the error when training raised). Snakemake deletes a declared output before it reruns a job, so nothing else
+# of the run folder is declared: an interrupted job keeps its checkpoints (ckpt/) and the rerun resumes from them,
+# after ganbench.runs has checked that they were made under the same settings (else they are moved to
+# results/stale/). On SIGTERM (a cluster's time limit or preemption) training writes a checkpoint of the current
+# step and the job exits 143; a rerun, or the profile's retries, resumes from there.
 
 
 rule train:
@@ -7,20 +13,21 @@ rule train:
         data=f"{RESULTS}/data/{{dataset}}.npz",
     output:
         train=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/train.json",
-        generator=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/generator.pt",
-        samples=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/samples.png",
-        log=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/log.csv",
-    params:
-        config=CONFIG_FILE,
-        out_dir=run_dir,
-        fingerprint=lambda w: fingerprint(CFG.settings(w.variant), CFG.runtime),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{variant}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=120,
+    params:
+        identity=lambda w: specs.canonical(specs.train_param(specs.train_spec(CFG, w.dataset, w.variant, w.seed))),
+        spec=lambda w, input: specs.canonical(specs.train_spec(CFG, w.dataset, w.variant, w.seed)),
+        out_dir=lambda w, output: str(Path(output.train).parent),
     shell:
-        "{GANBENCH} train --config {params.config} --dataset {wildcards.dataset} --variant {wildcards.variant} "
-        "--seed {wildcards.seed} --data {input.data} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+        "python -m ganbench train --spec {params.spec:q} --data {input.data} --out-dir {params.out_dir} "
+        "--threads {threads} --record-failure > {log} 2>&1"
