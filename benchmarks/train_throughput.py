@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.device import describe
+from ganbench.device import configure_threads, describe
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NPZ = "/tmp/fmnist.npz"
@@ -555,6 +555,7 @@ def worker_ganbench(args, amp: bool | None = None) -> dict:
     from ganbench.train.gan import GAN
     from ganbench.train.trainer import Trainer
 
+    configure_threads(args.threads)  # the process set-up of ganbench.train.run (threads, allocator reuse)
     settings = settings_for(args.model, args.warmup + args.steps, args.dcgan_width)
     data = load_prepared(args.npz)
     device = torch.device(args.device)

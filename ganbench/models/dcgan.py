@@ -4,7 +4,8 @@ No pooling: the generator upsamples with stride-2 transposed convolutions, the d
 stride-2 convolutions. BatchNorm in both (not on G's output nor D's input), ReLU in G, LeakyReLU(0.2) in D,
 Tanh output. 28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four). The transposed
 convolutions are ``ganbench.models.conv_transpose.ConvTranspose2d``: ``nn.ConvTranspose2d`` with a faster CPU path
-for the few-channel output layer.
+for the few-channel output layer. The activations work in place (as in the PyTorch DCGAN example): they overwrite
+the convolution's or BatchNorm's output, which no backward formula needs, instead of writing a new tensor.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ class DCGAN(Architecture):
                                    Reshape(channels[0], start, start)]
         if bn:
             layers.append(nn.BatchNorm2d(channels[0]))
-        layers.append(nn.ReLU())
+        layers.append(nn.ReLU(inplace=True))
         for c_in, c_out in zip(channels, channels[1:]):
             layers.append(ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))
         layers += [ConvTranspose2d(channels[-1], self.shape[0], 4, 2, 1), nn.Tanh()]  # fast on the CPU (its module)
         net = nn.Sequential(*layers)
         init_dcgan_weights(net)
@@ -56,12 +57,12 @@ class DCGAN(Architecture):
         start, channels = self._plan()
         bn = self.options["batchnorm_d"]
         rev = channels[::-1]  # narrowest first
-        layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for c_in, c_out in zip(rev, rev[1:]):
             layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not bn))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
         layers += [nn.Flatten(), nn.Linear(rev[-1] * start * start, 1), nn.Flatten(0)]
         net = nn.Sequential(*layers)
         init_dcgan_weights(net)
