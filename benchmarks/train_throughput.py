@@ -164,6 +164,11 @@ def git_state() -> str:
     return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in ganbench/" if dirty else "")
 
 
+def page_faults() -> int:
+    """Minor page faults of this process so far (each one a freshly mapped page the kernel had to zero)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def peak_rss_mib() -> dict[str, float]:
     return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
@@ -572,22 +577,25 @@ def worker_ganbench(args, amp: bool | None = None) -> dict:
                           snapshots=1, progress=False, amp=args.amp if amp is None else amp)
         trainer.fit()  # warm-up (and compilation); its one snapshot is written here, outside the timed window
         trainer.steps = args.warmup + args.steps
-        elapsed0 = trainer.elapsed
+        elapsed0, cpu_elapsed0 = trainer.elapsed, trainer.cpu_elapsed
         sync(device)
         wait_for_start(args.start_file)
         start = time.time()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, f0 = time.perf_counter(), page_faults()
         result = trainer.fit()
         sync(device)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        fit_seconds = time.perf_counter() - t0
         end = time.time()
         assert result["status"] == "ok", result
-        step_seconds = trainer.elapsed - elapsed0
+        # the training steps (and their log flushes), as the Trainer times them for train.json: fit() around them
+        # also reloads the warm-up's final checkpoint and writes its own, which a run does once, not per window
+        wall, cpu = trainer.elapsed - elapsed0, trainer.cpu_elapsed - cpu_elapsed0
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=trainer.amp):  # as Trainer.fit runs it
             flops = count_flops(lambda: gan.train_step(trainer.next_real))
     images = args.steps * gan.batch_size * gan.d_steps
-    return {"images_per_second": images / wall, "seconds": wall, "step_seconds": step_seconds, "images": images,
-            "start": start, "end": end, "device": describe(device),
+    return {"images_per_second": images / wall, "seconds": wall, "images": images, "fit_seconds": fit_seconds,
+            "page_faults_per_step": (page_faults() - f0) / args.steps,
+            "fit_images_per_second": images / fit_seconds, "start": start, "end": end, "device": describe(device),
             "cpu_seconds": cpu, "images_per_cpu_second": images / cpu,
             "iterations": args.steps, "flops_per_iteration": flops, "iterations_per_second": args.steps / wall,
             "final_loss_d": trainer.rows[-1]["loss_d"]}
@@ -599,13 +607,14 @@ def timed_loop(iteration, images, args, device: torch.device) -> dict:
         iteration()
     images0 = images()
     sync(device)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, f0 = time.perf_counter(), time.process_time(), page_faults()
     for _ in range(args.steps):
         iteration()
     sync(device)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     done = images() - images0
     return {"images_per_second": done / wall, "seconds": wall, "iterations": args.steps, "images": done,
+            "page_faults_per_step": (page_faults() - f0) / args.steps,
             "cpu_seconds": cpu, "images_per_cpu_second": done / cpu, "iterations_per_second": args.steps / wall,
             "flops_per_iteration": count_flops(iteration)}
 
@@ -747,8 +756,16 @@ class torch_default_dtype:
         return False
 
 
+def worker_tight_reusing(args) -> dict:
+    """(c) with ganbench's allocator setting (``reuse_freed_memory``) and nothing else of ganbench."""
+    from ganbench.device import reuse_freed_memory
+
+    reuse_freed_memory()
+    return worker_tight(args)
+
+
 WORKERS = {"a": worker_ganbench, "a-bf16": lambda args: worker_ganbench(args, amp=True), "b": worker_reference,
-           "c": worker_tight, "numerics": worker_numerics}
+           "c": worker_tight, "c+reuse": worker_tight_reusing, "numerics": worker_numerics}
 
 
 def worker_command(kind: str, model: str, args, steps: int, seed: int | None = None,
@@ -803,6 +820,8 @@ def main() -> None:
     p.add_argument("--amp", action="store_true", help="(a) only: bf16 autocast (ganbench's runtime.amp)")
     p.add_argument("--compile", action="store_true", help="(a) only: torch.compile G and D (runtime.compile)")
     p.add_argument("--bf16", action="store_true", help="also time ganbench with bf16 autocast as its own row")
+    p.add_argument("--tight-reuse", action="store_true", help="also time the tight loop with ganbench's allocator "
+                                                              "setting (how much of a/c that setting is)")
     p.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--start-file", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -823,7 +842,7 @@ def main() -> None:
     gpu = torch.device(args.device).type == "cuda"
     peak = cpu_peak(args.peak_flops_per_cycle)
     threads_peak = peak["core_peak"] * min(args.threads, peak["cores"])
-    sides = ["a", "b", "c"] + (["a-bf16"] if args.bf16 else [])
+    sides = ["a", "b", "c"] + (["a-bf16"] if args.bf16 else []) + (["c+reuse"] if args.tight_reuse else [])
     print(f"torch {torch.__version__}, {args.threads} thread(s) per process, device {args.device}"
           + (f" ({torch.cuda.get_device_name(torch.device(args.device))})" if gpu else "")
           + f", ganbench side: amp {args.amp}, compile {args.compile}")
@@ -862,6 +881,7 @@ SIDES = {
     "c": "tight: the dataset preloaded once as a float32 tensor on the device, random index batches, plain torch.nn "
          "networks (parameter counts asserted equal), fused Adam, one D backward, D frozen in the G step",
     "a-bf16": "ganbench with bf16 autocast (runtime.amp): its own row; quality: benchmarks/bf16_quality.py",
+    "c+reuse": "the tight loop (c) in a process with ganbench's allocator setting (ganbench.device.reuse_freed_memory)",
 }
 
 
@@ -985,7 +1005,7 @@ def print_numerics(results: dict, steps: int) -> None:
         print(f"  {precision} (tolerance {tol:g}: {why})")
         for model, s in results["models"].items():
             n = s["numerics"]
-            diffs = {side: max(n[f"{precision}_max_abs_diff_loss_d_{side}"], n[f"{precision}_max_abs_diff_loss_g_{side}"])
+            diffs = {side: max(n[f"{precision}_max_abs_diff_{key}_{side}"] for key in ("loss_d", "loss_g"))
                      for side in ("b", "c")}
             line = f"    {model:8s} max |a - b| {diffs['b']:.1e}, max |a - c| {diffs['c']:.1e}"
             if precision == "float32" and not MODELS[model]["loss"].startswith("wgan"):  # (its penalty draws
