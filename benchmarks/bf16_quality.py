@@ -44,6 +44,8 @@ def write_config(base: dict, variant: str, steps: int | None, num_samples: int, 
     if steps:
         chosen[0]["steps"] = steps
     cfg["variants"] = chosen
+    if "baseline" in cfg.get("report", {}):
+        cfg["report"]["baseline"] = variant  # (it must name a variant of the config)
     cfg.setdefault("evaluation", {})["num_samples"] = num_samples
     cfg.setdefault("runtime", {})["amp"] = amp
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
