@@ -112,11 +112,13 @@ def main() -> None:
     spread = max(fid["float32"]) - min(fid["float32"])
     diff = statistics.mean(fid["bf16"]) - statistics.mean(fid["float32"])
     same_seed = [b - f for b, f in zip(fid["bf16"], fid["float32"])]
-    speed = statistics.mean(r["train_cpu_seconds"] or r["train_seconds"] for r in results["float32"].values()) / \
-        statistics.mean(r["train_cpu_seconds"] or r["train_seconds"] for r in results["bf16"].values())
+    cpu = {k: statistics.mean(r["train_cpu_seconds"] or r["train_seconds"] for r in v.values())
+           for k, v in results.items()}
+    speed = cpu["float32"] / cpu["bf16"]
+    per_seed = ", ".join(f"{d:+.3f}" for d in same_seed)
     print(f"\nFID: float32 mean {statistics.mean(fid['float32']):.3f} (seed-to-seed spread {spread:.3f}), bf16 mean "
-          f"{statistics.mean(fid['bf16']):.3f}: difference {diff:+.3f} (per seed {', '.join(f'{d:+.3f}' for d in same_seed)})"
-          f" -> {'PASS' if abs(diff) <= spread else 'FAIL'}: bf16 {'within' if abs(diff) <= spread else 'outside'} "
+          f"{statistics.mean(fid['bf16']):.3f}: difference {diff:+.3f} (per seed {per_seed}) -> "
+          f"{'PASS' if abs(diff) <= spread else 'FAIL'}: bf16 {'within' if abs(diff) <= spread else 'outside'} "
           "the float32 seed-to-seed spread")
     print(f"training steps' CPU time, float32 / bf16: {speed:.2f}x (train.json, the pipeline's own runs)")
     (work / f"bf16-quality-{args.variant}-s{args.steps}.json").write_text(json.dumps(results, indent=1))

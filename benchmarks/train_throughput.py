@@ -1,45 +1,71 @@
 #!/usr/bin/env python
-"""Training throughput: ganbench's Trainer (a) against a reference loop written like the PyTorch examples DCGAN (b).
+"""Training throughput: ganbench's Trainer (a) against two references, an examples-style loop (b) and a tight loop (c).
 
-Both sides train the *same* networks (built from ganbench's architecture registry, so the layers and their initial
-weights are identical; the reference gets plain ``nn.ConvTranspose2d`` layers where ganbench's DCGAN uses its
-faster CPU path for the output layer, ``ganbench.models.conv_transpose``) with the same loss, optimizer and batch
-size on Fashion-MNIST:
+All sides train the *same* networks (same layers, shapes, parameter counts and initial weights) with the same loss,
+optimizer settings and batch size on Fashion-MNIST:
 
   dcgan    DCGAN (width 32, as in config/config.yaml), non-saturating loss, Adam 2e-4 (0.5, 0.999), d_steps 1
   mlp      the vanilla MLP GAN (hidden 256, 2 layers), non-saturating loss, Adam 2e-4 (0.5, 0.999), d_steps 1
   wgan-gp  the MLP GAN with WGAN-GP (lambda 10), Adam 1e-4 (0.0, 0.9), n_critic 5 (config/config.yaml's variant D)
 
 (a) ``ganbench.train.gan.GAN`` built from ``merge(SETTINGS_DEFAULTS, ...)`` and driven by
-    ``ganbench.train.trainer.Trainer`` on the prepared .npz tensor (the whole uint8 dataset as one tensor, random
-    index batches converted to float per batch). Its step is ganbench's own: fused Adam, one G forward per
-    iteration (the G step reuses the last D step's fake) and D frozen during the G step. log_every = 25 as in the
-    default config (its host sync is included), checkpoints are disabled (checkpoint_every = 10^9) and the one
-    snapshot is written at the end of the warm-up, outside the timed window.
-(b) the reference: ``torchvision.datasets.FashionMNIST`` (read from local IDX files, no download) with
-    ToTensor + Normalize((0.5,), (0.5,)), ``DataLoader(batch_size=64, shuffle=True, num_workers=--ref-workers)``,
-    separate real and fake D passes with two backward calls, ``nn.BCEWithLogitsLoss`` with label tensors, the G
-    step reusing the D step's fake (as the example does), and ``.item()`` on the losses and D outputs every step.
-    For WGAN-GP the critic loop follows the well-known PyTorch WGAN-GP code (backward(-1)/backward(+1) on the
-    critic means, a separate gradient-penalty backward, ``requires_grad`` toggling, ``.item()`` every step).
+    ``ganbench.train.trainer.Trainer`` on the prepared .npz tensor (data path: the whole uint8 dataset as one tensor
+    on the device, random index batches converted to float per batch), in a process set up as ``ganbench train``
+    sets it up (``ganbench.device.configure_threads``: threads, and the allocator keeping freed memory for reuse).
+    Its step is ganbench's own: fused Adam, one G forward per iteration (the G step reuses the last D step's fake),
+    D frozen during the G step, in-place activations. log_every = 25 as in the default config; checkpoints are
+    disabled (checkpoint_every = 10^9).
+    Timed: the training steps with their log flushes (host syncs), as the Trainer times them for train.json.
+(b) the examples-style reference, written like the PyTorch examples DCGAN: data path ``torchvision.datasets.
+    FashionMNIST`` (read from local IDX files, no download), per image ToTensor + Normalize((0.5,), (0.5,)),
+    ``DataLoader(batch_size=64, shuffle=True, num_workers=--ref-workers)``; separate real and fake D passes with two
+    backward calls, ``nn.BCEWithLogitsLoss`` with label tensors, the G step reusing the D step's fake (as the
+    example does), torch's default Adam, ``.item()`` on the losses and D outputs every step. For WGAN-GP the critic
+    loop follows the well-known PyTorch WGAN-GP code (backward(-1)/backward(+1) on the critic means, a separate
+    gradient-penalty backward, ``requires_grad`` toggling, ``.item()`` every step). Networks: ganbench's, with plain
+    ``nn.ConvTranspose2d`` layers.
+(c) the tight reference, the loop a careful engineer writes for speed without ganbench (``Tight``): data path the
+    whole dataset preloaded once as a float32 tensor in [-1, 1] on the device, random index batches; networks
+    written out with plain ``torch.nn`` layers (``tight_networks``; in-place activations; parameter counts asserted
+    equal to ganbench's, ganbench's initial weights copied in); one D backward per D step, the G step reusing the
+    D step's fake, D frozen in the G step, ``zero_grad(set_to_none=True)``, fused Adam with ganbench's settings,
+    losses synced once per 25 iterations. It does what ganbench's step does, without ganbench.
+(a-bf16, --bf16) ganbench under bf16 autocast (``runtime.amp``), its own row; its quality: bf16_quality.py.
+(c+reuse, --tight-reuse) the tight loop in a process with ganbench's allocator setting and nothing else of it: how
+    much of a/c that one setting is.
 
-Every measurement runs in a fresh subprocess (so ``ru_maxrss`` is that variant's peak RSS), the two variants
-alternate (a, b, then b, a, ...) for --rounds rounds, each after --warmup untimed iterations. Images/s counts real
-images the discriminator sees (steps x batch x d_steps), as ganbench's train.json does.
+Every measurement runs in a fresh subprocess (so ``ru_maxrss`` is that variant's peak RSS), the sides alternate
+(a, b, c, then c, b, a, ...) for --rounds rounds, each after --warmup untimed iterations; a ratio is taken between
+the runs of one round and the median over the rounds is reported, for wall time and for process CPU time (robust
+when other jobs time-slice the machine). Images/s counts real images the discriminator sees (steps x batch x
+d_steps), as ganbench's train.json does.
 
-Numerics check: one process builds the GAN once, copies G and D into the reference loop, feeds both the very same
-real batches (the same indices, each side through its own data pipeline) and the same noise, seeds the global RNG
-identically (WGAN-GP's interpolation weights), and compares the first --check-steps losses. ganbench draws one z
-per D step and its G step reuses the last D step's fake; the non-saturating reference does the same, and the
-WGAN-GP reference, which draws a fresh z for its G step, is given that last critic step's z again.
+Utilization: the FLOPs of one real training step (D and G steps, forward and backward), counted by
+``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions), times steps per second, as a share of the
+CPU's peak: cores x clock x FLOPs/cycle of the ISA's widest FMA (from lscpu and the /proc/cpuinfo flags; fp32,
+and bf16 where the CPU has AVX512-BF16 or AMX), printed with its derivation and a measured matrix product as a
+check.
 
-On a GPU (``--device cuda``) both sides train there: ganbench's Trainer keeps the dataset on the device, the
-reference moves each DataLoader batch to it (``--ref-workers`` loader processes, as the example's ``--workers``);
-``--amp``/``--compile`` turn on ganbench's runtime switches for side (a). Timings synchronise the device. The issue's
-GPU target is DCGAN a/b >= 3 on the same GPU.
+--profile: where a step's CPU time goes, for (a) and (c): every aten op's thread CPU time, grouped (convolution
+forward and backward, matmul, col2im/im2col, batch norm, optimizer, elementwise), with each group's FLOP rate; the
+rest is the autograd engine and Python.
+
+Numerics check: one process builds the GAN once, copies its initial weights into (b) and (c), feeds all three the
+very same real batches (the same indices, each side through its own data pipeline) and the same noise, seeds the
+global RNG identically (WGAN-GP's interpolation weights), and compares the first --check-steps losses: in float64
+(the same computation: they agree to rounding, 1e-9), and in float32 as they train (5e-3: rounding, amplified by
+the training dynamics, moves DCGAN's losses by ~1e-3 within 20 steps, which the distance of every side from the
+float64 trajectory shows). ganbench draws one z per D step and its G step reuses the last D step's fake; (b) and
+(c) do the same, except the WGAN-GP reference (b), which draws a fresh z for its G step and is given that last
+critic step's z again.
+
+On a GPU (``--device cuda``) all sides train there: ganbench's Trainer and the tight loop keep the dataset on the
+device, the reference (b) moves each DataLoader batch to it (``--ref-workers`` loader processes, as the example's
+``--workers``); ``--amp``/``--compile`` turn on ganbench's runtime switches for side (a). Timings synchronise the
+device. The issue's GPU target is DCGAN a/b >= 3 on the same GPU.
 
 Run:  .venv/bin/python benchmarks/train_throughput.py [--models dcgan mlp wgan-gp] [--rounds 3] [--threads 1]
-          [--device cuda --ref-workers 2 [--amp] [--compile]]
+          [--bf16] [--tight-reuse] [--profile] [--device cuda --ref-workers 2 [--amp] [--compile]]
 """
 
 from __future__ import annotations
@@ -756,6 +782,93 @@ class torch_default_dtype:
         return False
 
 
+# op groups of the --profile breakdown: (group, op names or name prefixes), first match wins
+OP_GROUPS = (("convolution backward", ("convolution_backward",)), ("convolution forward", ("convolution",)),
+             ("matmul", ("mm", "addmm", "bmm")), ("col2im / im2col (fold, unfold)", ("col2im", "im2col")),
+             ("batch norm", ("native_batch_norm", "native_batch_norm_backward")),
+             ("optimizer (fused Adam)", ("_fused_adam_", "_foreach_")), ("elementwise and other ops", ("",)))
+
+
+def op_group(name: str) -> str:
+    for group, names in OP_GROUPS:
+        if name in names or any(name.startswith(n) for n in names if n.endswith("_")) or names == ("",):
+            return group
+    raise AssertionError(name)
+
+
+def worker_profile(args) -> dict:
+    """Where one training step's CPU time goes, for (a) and (c): the thread CPU time of every aten op (a dispatch
+    mode times each one; unlike torch.profiler's wall-clock spans this is not inflated by other load), grouped
+    (``OP_GROUPS``), with each group's FLOPs (``torch.utils.flop_counter``'s formulas) and so the rate its kernels
+    run at. The rest of the step (autograd engine, Python, the loop) is the step's CPU time minus the ops'."""
+    from ganbench.data import load_prepared
+    from ganbench.train.gan import GAN
+    from ganbench.train.trainer import to_model_space
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class OpTimer(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ns: dict[str, int] = {}
+            self.flops: dict[str, int] = {}
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            t0 = time.thread_time_ns()
+            out = func(*args, **kwargs)
+            dt = time.thread_time_ns() - t0
+            group = op_group(func._overloadpacket.__name__)
+            self.ns[group] = self.ns.get(group, 0) + dt
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.flops[group] = self.flops.get(group, 0) + int(formula(*args, **kwargs, out_val=out))
+            return out
+
+    configure_threads(args.threads)
+    settings = settings_for(args.model, 10**9, args.dcgan_width)
+    data = load_prepared(args.npz)
+    x = torch.from_numpy(data.x_train)
+    torch.manual_seed(args.seed)
+    gan = GAN(settings, data.shape, data.kind, data.num_classes, torch.device("cpu"))
+    tight = Tight(settings, *tight_from(settings, *build_networks(settings)), x)
+    steps = {"a": lambda: gan.train_step(lambda: to_model_space(x[torch.randint(0, len(x), (BATCH,))])),
+             "c": tight.iteration}
+    out = {}
+    for side, step in steps.items():
+        for _ in range(args.warmup):
+            step()
+        c0 = time.thread_time()
+        for _ in range(args.steps):
+            step()
+        step_ms = (time.thread_time() - c0) / args.steps * 1e3
+        timer = OpTimer()
+        with timer:
+            for _ in range(args.steps):
+                step()
+        groups = {g: timer.ns.get(g, 0) / args.steps / 1e6 for g, _ in OP_GROUPS}
+        out[side] = {"step_cpu_ms": step_ms, "groups_ms": groups,
+                     "flops": {g: n // args.steps for g, n in timer.flops.items()}}
+    return out
+
+
+def print_profile(model: str, prof: dict, peak: dict) -> None:
+    print(f"\nWhere a {model} step's CPU time goes (--profile: the thread CPU time of every aten op, grouped; the rate "
+          "of each group's counted FLOPs against the fp32 core peak):")
+    for side, p in prof.items():
+        step = p["step_cpu_ms"]
+        ops = sum(p["groups_ms"].values())
+        print(f"  ({side}) {step:.2f} CPU ms per step")
+        rows = [*p["groups_ms"].items(), ("autograd engine, Python, the loop (the rest)", step - ops)]
+        for group, ms in rows:
+            rate = ""
+            if p["flops"].get(group) and ms > 0:
+                gflops = p["flops"][group] / (ms / 1e3) / 1e9
+                rate = (f"  {p['flops'][group] / 1e9:.3f} GFLOP at {gflops:.0f} GFLOP/s = "
+                        f"{100 * gflops * 1e9 / peak['core_peak']:.0f} % of peak")
+            print(f"      {group:46s} {ms:7.2f} ms {100 * ms / step:5.1f} %{rate}")
+
+
 def worker_tight_reusing(args) -> dict:
     """(c) with ganbench's allocator setting (``reuse_freed_memory``) and nothing else of ganbench."""
     from ganbench.device import reuse_freed_memory
@@ -765,7 +878,8 @@ def worker_tight_reusing(args) -> dict:
 
 
 WORKERS = {"a": worker_ganbench, "a-bf16": lambda args: worker_ganbench(args, amp=True), "b": worker_reference,
-           "c": worker_tight, "c+reuse": worker_tight_reusing, "numerics": worker_numerics}
+           "c": worker_tight, "c+reuse": worker_tight_reusing, "numerics": worker_numerics,
+           "profile": worker_profile}
 
 
 def worker_command(kind: str, model: str, args, steps: int, seed: int | None = None,
@@ -820,6 +934,8 @@ def main() -> None:
     p.add_argument("--amp", action="store_true", help="(a) only: bf16 autocast (ganbench's runtime.amp)")
     p.add_argument("--compile", action="store_true", help="(a) only: torch.compile G and D (runtime.compile)")
     p.add_argument("--bf16", action="store_true", help="also time ganbench with bf16 autocast as its own row")
+    p.add_argument("--profile", action="store_true", help="also break one step of (a) and (c) down by op group "
+                                                          "(thread CPU time per op), with each group's FLOP rate")
     p.add_argument("--tight-reuse", action="store_true", help="also time the tight loop with ganbench's allocator "
                                                               "setting (how much of a/c that setting is)")
     p.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
@@ -867,6 +983,8 @@ def main() -> None:
         results["models"][model] = summarise(per, steps, args.warmup)
         if args.check_steps:
             results["models"][model]["numerics"] = run_worker("numerics", model, args, steps)
+        if args.profile:
+            results["models"][model]["profile"] = run_worker("profile", model, args, steps)
     results["load_after"] = os.getloadavg()
     report(results, args, peak, threads_peak, gpu)
     if args.json:
@@ -993,6 +1111,9 @@ def report(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> N
                       f"{'PASS' if got >= want else 'FAIL'}")
     if args.check_steps:
         print_numerics(results, args.check_steps)
+    for model, s in results["models"].items():
+        if "profile" in s:
+            print_profile(model, {k: v for k, v in s["profile"].items() if k in ("a", "c")}, peak)
 
 
 def print_numerics(results: dict, steps: int) -> None:
