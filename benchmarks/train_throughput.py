@@ -834,22 +834,26 @@ def worker_profile(args) -> dict:
     tight = Tight(settings, *tight_from(settings, *build_networks(settings)), x)
     steps = {"a": lambda: gan.train_step(lambda: to_model_space(x[torch.randint(0, len(x), (BATCH,))])),
              "c": tight.iteration}
-    out = {}
-    for side, step in steps.items():
+    for step in steps.values():
         for _ in range(args.warmup):
             step()
-        c0 = time.thread_time()
-        for _ in range(args.steps):
-            step()
-        step_ms = (time.thread_time() - c0) / args.steps * 1e3
-        timer = OpTimer()
-        with timer:
-            for _ in range(args.steps):
-                step()
-        groups = {g: timer.ns.get(g, 0) / args.steps / 1e6 for g, _ in OP_GROUPS}
-        out[side] = {"step_cpu_ms": step_ms, "groups_ms": groups,
-                     "flops": {g: n // args.steps for g, n in timer.flops.items()}}
-    return out
+    # unprofiled and profiled blocks alternate, and so do the sides, so that drifting load hits all alike
+    blocks, per_block = 4, max(1, args.steps // 4)
+    cpu = dict.fromkeys(steps, 0.0)
+    timers = {side: OpTimer() for side in steps}
+    for b in range(blocks):
+        for side in (steps if b % 2 == 0 else list(steps)[::-1]):
+            c0 = time.thread_time()
+            for _ in range(per_block):
+                steps[side]()
+            cpu[side] += time.thread_time() - c0
+            with timers[side]:
+                for _ in range(per_block):
+                    steps[side]()
+    n = blocks * per_block
+    return {side: {"step_cpu_ms": cpu[side] / n * 1e3,
+                   "groups_ms": {g: timers[side].ns.get(g, 0) / n / 1e6 for g, _ in OP_GROUPS},
+                   "flops": {g: f // n for g, f in timers[side].flops.items()}} for side in steps}
 
 
 def print_profile(model: str, prof: dict, peak: dict) -> None:
@@ -915,7 +919,8 @@ def run_worker(kind: str, model: str, args, steps: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    p.add_argument("--rounds", type=int, default=3, help="alternations of the sides (>= 3)")
+    p.add_argument("--rounds", type=int, default=3, help="alternations of the sides (>= 3; 0: no timing, only the "
+                                                          "numerics check and --profile)")
     p.add_argument("--steps", type=int, default=None, help="timed iterations per run (default: per model)")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations before timing")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads for both sides (the Snakemake "
@@ -980,7 +985,7 @@ def main() -> None:
                 print(f"  {model:8s} round {r + 1} {kind:6s}: {res['images_per_second']:7.0f} images/s wall, "
                       f"{res['images_per_cpu_second']:7.0f} images/CPU-s ({res['seconds']:.1f} s, peak RSS "
                       f"{res['peak_rss_mib']['self']:.0f} MiB, load {os.getloadavg()[0]:.1f})", flush=True)
-        results["models"][model] = summarise(per, steps, args.warmup)
+        results["models"][model] = summarise(per, steps, args.warmup) if args.rounds else {}
         if args.check_steps:
             results["models"][model]["numerics"] = run_worker("numerics", model, args, steps)
         if args.profile:
@@ -1018,6 +1023,8 @@ def summarise(per: dict[str, list[dict]], steps: int, warmup: int) -> dict:
                 summary.setdefault(metric + "_ratio_rounds", {})[f"{side}/{ref}"] = ratios
                 summary.setdefault(metric + "_ratio", {})[f"{side}/{ref}"] = statistics.median(ratios)
     summary["peak_rss_mib"] = {k: max(x["peak_rss_mib"]["self"] for x in v) for k, v in per.items()}
+    summary["page_faults_per_step"] = {k: statistics.median(x["page_faults_per_step"] for x in v)
+                                       for k, v in per.items()}
     summary["flops_per_iteration"] = {k: v[0]["flops_per_iteration"] for k, v in per.items()}
     summary["gflops_per_second"] = {  # FLOPs per iteration x iterations per second (wall), and per CPU-second
         k: statistics.median(x["flops_per_iteration"] * x["iterations"] / x["seconds"] for x in v) / 1e9
@@ -1050,6 +1057,16 @@ def print_peak(peak: dict, threads: int) -> None:
 
 
 def report(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> None:
+    if args.rounds:
+        report_timing(results, args, peak, threads_peak, gpu)
+    if args.check_steps:
+        print_numerics(results, args.check_steps)
+    for model, s in results["models"].items():
+        if "profile" in s:
+            print_profile(model, {k: v for k, v in s["profile"].items() if k in ("a", "c")}, peak)
+
+
+def report_timing(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> None:
     sides = results["sides"]
     print("\n" + "=" * 118)
     print(f"git {results['git']}; load average before {results['load_before'][0]:.1f}, after "
@@ -1057,8 +1074,8 @@ def report(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> N
           "is idle; images per CPU-second (process CPU time) are robust to time-slicing.")
     print("Ratios: median over the rounds of (images/s of a side) / (images/s of the reference in the same round); "
           "b = examples-style, c = tight loop")
-    head = (f"{'model':8s} {'side':6s} | {'img/s':>7s} {'vs b':>6s} {'vs c':>6s} {'(rounds vs c)':>18s} | "
-            f"{'img/CPU-s':>9s} {'vs b':>6s} {'vs c':>6s} {'(rounds vs c)':>18s} | {'peak RSS':>8s}")
+    head = (f"{'model':8s} {'side':7s}| {'img/s':>7s} {'vs b':>6s} {'vs c':>6s} {'(rounds vs c)':>18s} | "
+            f"{'img/CPU-s':>9s} {'vs b':>6s} {'vs c':>6s} {'(rounds vs c)':>18s} | {'peak RSS':>8s} | faults/step")
     print(head)
     for model, s in results["models"].items():
         w, c = s["images_per_second"], s["images_per_cpu_second"]
@@ -1071,7 +1088,8 @@ def report(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> N
                 else:
                     cells.append(f"{vals[side]:9.0f} {ratio[side + '/b']:5.2f}x {ratio[side + '/c']:5.2f}x "
                                  f"{' '.join(f'{x:.2f}' for x in rounds[side + '/c']):>18s}")
-            print(f"{model:8s} {side:6s} | {cells[0][2:]} | {cells[1]} | {s['peak_rss_mib'][side]:5.0f} MiB")
+            print(f"{model:8s} {side:7s}| {cells[0][2:]} | {cells[1]} | {s['peak_rss_mib'][side]:5.0f} MiB | "
+                  f"{s['page_faults_per_step'][side]:6.0f}")
 
     if gpu:
         print("\nFLOPs per iteration (FlopCounterMode) and FLOP/s on the GPU:")
@@ -1109,11 +1127,6 @@ def report(results: dict, args, peak: dict, threads_peak: float, gpu: bool) -> N
                 got = s[metric][pair]
                 print(f"  {model:8s} {pair} {label:4s} = {got:.2f} vs target {want:.1f}: "
                       f"{'PASS' if got >= want else 'FAIL'}")
-    if args.check_steps:
-        print_numerics(results, args.check_steps)
-    for model, s in results["models"].items():
-        if "profile" in s:
-            print_profile(model, {k: v for k, v in s["profile"].items() if k in ("a", "c")}, peak)
 
 
 def print_numerics(results: dict, steps: int) -> None:
