@@ -48,12 +48,13 @@ def reuse_freed_memory() -> bool:
     PyTorch's CPU tensors come from ``malloc``. glibc serves blocks above its mmap threshold (128 KiB at first,
     raised by each freed block up to 32 MiB) with a fresh ``mmap`` and unmaps them on free, and it trims the
     heap's free top back to the OS; the next allocation of that size then faults in zeroed pages again. A
-    training step allocates and frees the same activations and gradients every iteration (a DCGAN step of width
-    32 at batch 64: ≈ 4200 page faults, ≈ 16 MiB a step), so on the CPU a fifth of the step went to the kernel
-    zeroing pages. With a fixed 32 MiB mmap threshold and a 1 GiB trim threshold the step reuses its own freed
-    memory (≈ 0 faults a step); the process keeps its peak heap, which it reaches in the first step anyway.
-    The effect on a step's time: ``benchmarks/README.md``. Does nothing where the C library is not glibc;
-    returns whether the settings were applied."""
+    training step allocates and frees the same activations and gradients every iteration: a DCGAN step of width
+    32 at batch 64 took 865–5500 page faults (3–21 MiB of pages zeroed by the kernel, depending on what the process
+    allocated before), and with a fixed 32 MiB mmap threshold and a 1 GiB trim threshold it reuses its own freed
+    memory instead (≈ 7 faults a step; the step's CPU time 1.0–1.3× shorter, ``benchmarks/README.md``). Smaller
+    models (the MLP) fault rarely either way. The process keeps its peak heap, which it reaches in the first step
+    anyway. Does nothing where the C library is not glibc; returns whether the settings were
+    applied."""
     if not sys.platform.startswith("linux"):
         return False
     try:
