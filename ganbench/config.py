@@ -44,6 +44,9 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples
     "memorization_samples": 1000,  # generated / held-out samples in the nearest-training-neighbour check
     "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0, "width": 16},
+    # classification accuracy score of conditional generators (ganbench.metrics.cas): the classifier trained on
+    # `samples` generated images, as the domain classifier is trained
+    "cas": {"samples": 10_000, "epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "width": 16},
 }
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,

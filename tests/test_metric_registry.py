@@ -139,3 +139,25 @@ def test_descriptions_follow_the_evaluation_options(tmp_path):
     config = Config({**RAW_CONFIG, "evaluation": {"prc_neighborhood": 7}})
     html = build_report(config, metrics, root / "results" / "report", results_dir=root / "results").read_text()
     assert "Kynkäänniemi et al. 2019, k = 7" in html and "k = 3" not in html
+
+
+def test_cas_reaches_the_report_with_its_real_data_row(tmp_path):
+    """CAS is declared in its own module only; the report shows its table, with the description for the config's
+    options and the real-data classifier's accuracy as the data row."""
+    import json
+
+    df = metrics_frame()
+    df["cas"] = [0.5 + 0.01 * i if kind == "image" else math.nan for i, kind in enumerate(df["kind"])]
+    root = tmp_path / "tree"
+    metrics = write_results(root, df)
+    floor_path = root / "results" / "features" / IMAGE / "floor.json"
+    floor = json.loads(floor_path.read_text())
+    floor["metrics"]["cas"] = 0.8125
+    floor_path.write_text(json.dumps(floor))
+    config = Config({**RAW_CONFIG, "evaluation": {"cas": {"samples": 4321, "epochs": 3}}})
+    html = build_report(config, metrics, root / "results" / "report", results_dir=root / "results").read_text()
+    page = Page(html)
+    assert "cas" in page.tables
+    assert page.tables["cas"]["data (real vs real)"] == ["0.812"]
+    assert "Classification accuracy score (CAS)" in html and "higher is better" in html
+    assert "trained for 3 epoch(s) on 4,321 generated samples" in html

@@ -638,3 +638,46 @@ def test_mixture_runs_are_evaluated_on_the_protocols_sample_count_at_every_snaps
     points = torch.cat(list(generate(net, z_dim, 1500, opts["batch_size"], opts["seed"], torch.device("cpu"))))
     expected = mixture_metrics(points.numpy(), np.asarray(data.meta["centers"]), data.meta["sigma"], min_share=0.05)
     assert curve[1]["mode_counts"] == expected["mode_counts"] and curve[1]["hq_percent"] == expected["hq_percent"]
+
+
+# ------------------------------------------------------------------------- classification accuracy score (CAS)
+def test_cas_rewards_generators_whose_samples_teach_the_classes(fashion):
+    """An oracle generator that returns real training images of the requested class teaches the classifier as well
+    as real data; one that ignores its labels teaches it nothing (≈ chance)."""
+    from ganbench.metrics.cas import generated_training_set, test_accuracy
+
+    data = load_prepared(fashion)
+    by_class = [torch.from_numpy(data.x_train[data.y_train == k][:200]).float() / 127.5 - 1 for k in range(10)]
+    drawn = {"n": 0}
+
+    def oracle(z, y):
+        drawn["n"] += len(y)
+        return torch.stack([by_class[int(k)][(i + drawn["n"]) % 200] for i, k in enumerate(y)])
+
+    def ignores_labels(z, y):
+        return torch.stack([by_class[0][i % 200] for i in range(len(y))])
+
+    options = {**EVALUATION_DEFAULTS["cas"], "samples": 2000, "epochs": 2}
+    good = test_accuracy(*generated_training_set(oracle, 8, 2000, 10, 500, 0, torch.device("cpu")), data, options)
+    bad = test_accuracy(*generated_training_set(ignores_labels, 8, 2000, 10, 500, 0, torch.device("cpu")), data,
+                        options)
+    assert good > 0.6 and bad < 0.2
+
+
+def test_cas_of_a_conditional_run_and_its_real_data_row(fashion, classifier, real_side, tmp_path):
+    floor = real_side[2]
+    assert floor["cas_samples"] == EVALUATION_DEFAULTS["cas"]["samples"] and floor["cas"] > 0.7  # real data teaches
+    options = merge(FLOOR_OPTIONS, {"cas": {"samples": 1000, "epochs": 1}})
+    outs = {}
+    for mode in ("none", "concat"):
+        settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "steps": 20,
+                                             "checkpoint_every": 20, "log_every": 10, "snapshots": 1,
+                                             "conditional": mode})
+        train_run(settings, fashion, tmp_path / mode, seed=0, threads=1)
+        outs[mode] = evaluate_run(tmp_path / mode, fashion, options, tmp_path / f"{mode}.json", real_side[0],
+                                  classifier[0])
+    assert "cas" not in outs["none"]  # unconditional: no labels to ask for
+    out = outs["concat"]
+    assert out["status"] == "ok" and out["cas_samples"] == 1000
+    assert 0.0 <= out["cas"] < floor["cas"]  # 20 steps of training: far below real data
+    assert read_json(tmp_path / "concat.json")["cas"] == out["cas"]

@@ -50,6 +50,7 @@ MODULES = (
     "ganbench.metrics.critic",
     "ganbench.metrics.reconstruction",
     "ganbench.metrics.conditional",
+    "ganbench.metrics.cas",
 )
 
 DIRECTIONS = {"higher": "higher is better", "lower": "lower is better",
