@@ -145,7 +145,6 @@ class Metric:
     real: Callable[["RealContext"], dict[str, Any]] | None = None
     figures: tuple[Figure, ...] = ()
     position: int = 100  # tables in the report: by position, then name
-    description: str = ""
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
