@@ -161,3 +161,17 @@ def test_cas_reaches_the_report_with_its_real_data_row(tmp_path):
     assert page.tables["cas"]["data (real vs real)"] == ["0.812"]
     assert "Classification accuracy score (CAS)" in html and "higher is better" in html
     assert "trained for 3 epoch(s) on 4,321 generated samples" in html
+
+
+def test_metric_conditions_ask_the_registries_not_names():
+    from ganbench.metrics.conditional import is_conditional
+    from ganbench.metrics.critic import is_wasserstein
+
+    gan = {"architecture": {"name": "mlp"}, "loss": {"name": "wgan-gp"}}
+    assert is_wasserstein(gan) and not is_wasserstein({**gan, "loss": {"name": "hinge"}})
+    for baseline in ("vae", "autoencoder"):  # no critic, whatever the loss setting says
+        assert not is_wasserstein({**gan, "architecture": {"name": baseline}})
+    assert not is_conditional({}) and not is_conditional({"conditional": "none"})
+    assert is_conditional({"conditional": "concat"}) and is_conditional({"conditional": "projection"})
+    with pytest.raises(Exception, match="unknown conditioning 'colour'"):
+        is_conditional({"conditional": "colour"})
