@@ -15,6 +15,10 @@ to the run:
 =================  =========================================================================================
 fidelity           FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training
                    snapshot (best and final are reported, since GANs often collapse late)
+mixing             FID with k = 1 … 4 latents mixed at test time, ``fid_mix1`` … ``fid_mix4`` (style-based
+                   generators: StyleGAN's Table 2; ``ganbench.metrics.mixing``)
+ppl                perceptual path length by torch-fidelity, LPIPS or the domain classifier as the distance
+                   (stylegan runs; ``ganbench.metrics.ppl``)
 classes            classes covered and class KL (labelled image datasets, domain classifier), classes reached by
                    ``mode_min_share`` of a uniform share, samples per class
 stacked_modes      modes out of 1000 and KL to uniform on ``stacked_samples`` samples (stacked datasets), modes
@@ -29,8 +33,10 @@ reconstruction     reconstruction error of ``num_samples`` test images (VAE, aut
 conditional        classifier accuracy on requested labels (conditional architectures; none yet)
 =================  =========================================================================================
 
-Every result records the evaluation settings it was computed with (``num_samples``, ``eval_seed``, ``real_split``
-and the whole ``evaluation`` section).
+Every result records the evaluation settings it was computed with (``num_samples``, ``eval_seed``, ``real_split``,
+the truncation ψ of a stylegan run and the whole ``evaluation`` section). Generation is reproducible: the codes
+come from the evaluation seed and every other random draw of a generator (StyleGAN's per-pixel noise inputs) from
+a stream per batch (``seeded``), so evaluating one run twice gives identical metrics.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,8 +62,11 @@ from ganbench.metrics.critic import critic_estimate, is_wasserstein
 from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, CLASSIFIER, FID, ISC, PRC, FeaturePipeline
 from ganbench.metrics.fidelity import FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics, real_caches
 from ganbench.metrics.memorization import median_distance, memorization_ratio
+from ganbench.metrics.mixing import MIXED_FID_METRICS, mixed_batches, mixed_fids, style_options, style_parts
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
+from ganbench.metrics.ppl import PPL_METRICS, perceptual_path_length
 from ganbench.metrics.reconstruction import is_reconstruction_model, load_codec, reconstruction_metrics
+from ganbench.metrics.truncation import apply_truncation, truncation_psi
 from ganbench.models import ARCHITECTURES
 from ganbench.progress import log as progress_log
 from ganbench.registry import Registry
@@ -177,12 +187,27 @@ def load_generator(run_dir: Path, data: Prepared, device: torch.device, weights:
     return net.to(device).eval(), int(settings["z_dim"])
 
 
+@contextmanager
+def seeded(seed: int, index: int, device: torch.device) -> Iterator[None]:
+    """Every random draw inside (StyleGAN's per-pixel noise inputs, any layer that samples) comes from a stream
+    fixed by (``seed``, ``index``), on the CPU and on ``device``; the global RNG state is restored afterwards."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 1))
+        yield
+
+
 @torch.no_grad()
 def generate(net, z_dim: int, n: int, batch_size: int, seed: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """``n`` samples in batches: the codes from ``seed``, and every other random draw of the network (noise inputs)
+    from a stream per batch (``seeded``), so the same seed and batch size give the same samples every time."""
     gen = torch.Generator().manual_seed(seed)
-    for i in range(0, n, batch_size):
+    for index, i in enumerate(range(0, n, batch_size)):
         z = torch.randn(min(batch_size, n - i), z_dim, generator=gen).to(device)
-        yield net(z).float()
+        with seeded(seed, index, device):
+            x = net(z)
+        yield x.float()
 
 
 def snapshots(run_dir: Path) -> list[tuple[int, Path]]:
@@ -253,8 +278,18 @@ class RunContext:
         return self.shared.classifier_path is not None
 
     @cached_property
+    def truncation_psi(self) -> float | None:
+        """The ψ every sample of this run is drawn with (``ganbench.metrics.truncation``)."""
+        return truncation_psi(self.settings, self.options)
+
+    def load(self, weights: Path | None = None) -> tuple[torch.nn.Module, int]:
+        """The final generator (or the snapshot ``weights``), truncated by ``truncation_psi``."""
+        net, z_dim = load_generator(self.run_dir, self.data, self.device, weights)
+        return apply_truncation(net, self.truncation_psi), z_dim
+
+    @cached_property
     def generator(self) -> tuple[torch.nn.Module, int]:
-        return load_generator(self.run_dir, self.data, self.device)
+        return self.load()
 
     def samples(self, net: torch.nn.Module, n: int) -> Iterator[torch.Tensor]:
         z_dim = self.generator[1]
@@ -308,13 +343,34 @@ def _fidelity(ctx: RunContext) -> dict[str, Any]:
         if step >= int(ctx.train["steps"]):  # the final weights: already measured
             curve.append({"step": step, "fid": out["fid"]})
             continue
-        model, _ = load_generator(ctx.run_dir, ctx.data, ctx.device, snap)
+        model, _ = ctx.load(snap)
         feats = ctx.pipeline(ctx.samples(model, ctx.n), roles=[FID])[FID]
         curve.append({"step": step, "fid": fid_from_features(feats, ctx.real[FID], ctx.real.get("fid_stats"))})
     out["fid_curve"] = curve
     out["snapshot_fid_cpu_seconds"] = time.process_time() - c0  # of this run's eval_cpu_seconds: earlier snapshots
     out["fid_best"] = min([c["fid"] for c in curve] + [out["fid"]])
     return out
+
+
+@evaluator("mixing", MIXED_FID_METRICS, lambda ctx: _image(ctx) and style_options(ctx.settings) is not None)
+def _mixing(ctx: RunContext) -> dict[str, Any]:
+    """FID with k = 1 … 4 latents mixed at test time (``ganbench.metrics.mixing``); k = 1 is the run's FID."""
+    net, z_dim = ctx.generator
+    bs, seed = int(ctx.options["batch_size"]), int(ctx.options["seed"])
+
+    def fid_of(k: int) -> float:
+        batches = (to_uint8(x) for x in mixed_batches(net, z_dim, k, ctx.n, bs, seed, ctx.device))
+        return fid_from_features(ctx.pipeline(batches, roles=[FID])[FID], ctx.real[FID], ctx.real.get("fid_stats"))
+
+    fid = fid_from_features(ctx.generated[FID], ctx.real[FID], ctx.real.get("fid_stats"))
+    return mixed_fids(fid_of, style_parts(net)[0].num_ws, fid)
+
+
+@evaluator("ppl", PPL_METRICS, lambda ctx: _image(ctx) and truncation_psi(ctx.settings, ctx.options) is not None)
+def _ppl(ctx: RunContext) -> dict[str, Any]:
+    """Perceptual path length by torch-fidelity (``ganbench.metrics.ppl``: LPIPS or the domain classifier)."""
+    net, z_dim = ctx.generator
+    return perceptual_path_length(net, z_dim, ctx.options, ctx.device, ctx.shared.classifier_path)
 
 
 @evaluator("classes", ("classes_covered", "classes_reached", "class_kl"),
@@ -354,8 +410,7 @@ def _mixture(ctx: RunContext) -> dict[str, Any]:
     curve = []
     for step, snap in snapshots(ctx.run_dir):  # the same noise at every snapshot: mode hopping shows as such
         final = step >= int(ctx.train["steps"])
-        curve.append({"step": step, **(out if final else measure(load_generator(ctx.run_dir, ctx.data, ctx.device,
-                                                                                 snap)[0]))})
+        curve.append({"step": step, **(out if final else measure(ctx.load(snap)[0]))})
     out["mode_curve"] = [{k: c[k] for k in ("step", "modes", "modes_reached", "hq_percent", "mode_counts")}
                          for c in curve]
     return out
@@ -460,6 +515,7 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
         "eval_seed": int(options["seed"]),
         "real_split": options["real_split"],
         "kind": ctx.data.kind,
+        "truncation_psi": ctx.truncation_psi,
         "evaluation": options,
     }
     applicable = [EVALUATORS.get(name) for name in EVALUATORS if EVALUATORS.get(name).applies(ctx)]

@@ -74,6 +74,13 @@ _add("reconstruction_bce", "Reconstruction BCE (nats/image)", "lower", "{:.1f}",
      "test split; VAE, autoencoder)")
 _add("conditional_accuracy", "Conditional accuracy", "higher", "{:.3f}", "domain-classifier accuracy on samples "
      "generated for requested labels (conditional architectures)")
+for _k in range(1, 5):
+    _add(f"fid_mix{_k}", f"FID, {_k} latent{'s' if _k > 1 else ''} mixed", "lower", "{:.2f}",
+         f"FID of samples whose layers read {_k} different w switched at random crossover layers (Karras et al. "
+         "2019, Table 2; style-based generators only; 1 latent is the FID of ordinary sampling)")
+_add("ppl", "Perceptual path length", "lower", "{:.1f}", "torch-fidelity's PPL (full paths in z, ε = "
+     "evaluation.ppl_epsilon, 1–99th percentile): LPIPS (VGG16) where its weights are available, else squared "
+     "distance of unit-normalised domain-classifier features; the note under the table says which (stylegan runs)")
 _add("modes", "Modes captured", "higher", "{:.1f}", "mixture modes with ≥ 1 high-quality sample of "
      "evaluation.mixture_samples (PacGAN / VEEGAN: 2500); one stray sample counts: see the next table and the "
      "per-mode counts under Plots", kind="points")
