@@ -7,14 +7,20 @@ identical metrics.
 
 from __future__ import annotations
 
+import json
 import math
+import re
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
+import yaml
 from test_stylegan import StyleTap, distinct
 
-from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
+from conftest import REPO, env_with_venv, snakemake_cmd
+from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, Config, merge
 from ganbench.data import load_prepared
 from ganbench.errors import ConfigError
 from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
@@ -29,6 +35,7 @@ from ganbench.metrics.ppl import (
 )
 from ganbench.models import ARCHITECTURES
 from ganbench.report.metrics import METRICS
+from ganbench.report.stylegan import effective_settings, mixing_table
 from ganbench.train.run import train_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -174,3 +181,104 @@ def test_dcgan_runs_get_neither_mixed_fid_nor_ppl(fmnist_npz, classifier, real_p
     out = evaluate_run(tmp_path / "run", fmnist_npz, OPTIONS, tmp_path / "m.json", real_pt, classifier, RUN_ID)
     assert out["status"] == "ok" and out["truncation_psi"] is None
     assert not any(k.startswith("fid_mix") or k.startswith("ppl") for k in out)
+
+
+# ------------------------------------------------------------------------------------------- configs and report
+CPU_CONFIG = REPO / "config/stylegan-ablation-cpu.yaml"
+ROW_A = {"name": "stylegan", "ch_g": 16, "ch_d": 16, "mapping_layers": 0, "styles": False, "const_input": False,
+         "noise": False, "mixing": 0.0, "resample": "nearest", "equalized_lr": True}
+STYLED = {**ROW_A, "resample": "bilinear", "mapping_layers": 4, "w_dim": 64, "styles": True}
+FLAT = {  # the CPU config's rows written out flat, as they would be without `extends`
+    "A": {"architecture": ROW_A},
+    "B": {"architecture": {**ROW_A, "resample": "bilinear"}, "tricks": {"r1": {"gamma": 1.0}}},
+    "C": {"architecture": STYLED, "tricks": {"r1": {"gamma": 1.0}}},
+    "D": {"architecture": {**STYLED, "const_input": True}, "tricks": {"r1": {"gamma": 1.0}}},
+    "E": {"architecture": {**STYLED, "const_input": True, "noise": True}, "tricks": {"r1": {"gamma": 1.0}}},
+    "F": {"architecture": {**STYLED, "const_input": True, "noise": True, "mixing": 0.9},
+          "tricks": {"r1": {"gamma": 1.0}}},
+    "mix50": {"architecture": {**STYLED, "const_input": True, "noise": True, "mixing": 0.5},
+              "tricks": {"r1": {"gamma": 1.0}}},
+    "mix100": {"architecture": {**STYLED, "const_input": True, "noise": True, "mixing": 1.0},
+               "tricks": {"r1": {"gamma": 1.0}}},
+}
+
+
+def test_the_cpu_configs_extends_chain_equals_the_flat_config_written_out():
+    chained = Config.load(CPU_CONFIG)
+    raw = yaml.safe_load(CPU_CONFIG.read_text())
+    raw["variants"] = [{"name": name, "label": chained.label(name), **delta} for name, delta in FLAT.items()]
+    flat = Config(raw)
+    assert chained.variant_names == flat.variant_names == list(FLAT)
+    for name in FLAT:
+        assert chained.settings(name) == flat.settings(name), name
+    assert chained.settings("F")["tricks"] == {"minibatch_stddev": {"group_size": 4}, "ema": {"decay": 0.99},
+                                                "r1": {"gamma": 1.0}}
+
+
+def test_effective_settings_and_the_mixing_table_in_the_papers_layout():
+    config = Config.load(CPU_CONFIG)
+    rows = {r["variant"]: r for r in effective_settings(config)}
+    assert rows["A"]["extends"] is None and rows["B"]["extends"] == "A"
+    assert rows["B"]["changes"] == [("architecture.resample", "bilinear"), ("tricks.r1.gamma", "1.0")]
+    assert rows["C"]["changes"] == [("architecture.mapping_layers", "4"), ("architecture.styles", "true"),
+                                    ("architecture.w_dim", "64")]
+    assert rows["F"]["changes"] == [("architecture.mixing", "0.9")]
+    assert ("architecture.noise", "true", False) in rows["F"]["settings"]  # inherited from E, not changed by F
+    values = {"E": 10.0, "mix50": 8.0, "F": 7.0, "mix100": 7.5}
+    frame = pd.DataFrame([{"dataset": "fashion_mnist", "variant": v, "seed": s, "status": "ok", "kind": "image",
+                           **{f"fid_mix{k}": base + k + 0.1 * s for k in range(1, 5)}}
+                          for v, base in values.items() for s in range(5)])
+    view = mixing_table(frame, config, ["fashion_mnist"], 200)
+    (table,) = view["tables"]
+    assert view["latents"] == [1, 2, 3, 4] and [r["variant"] for r in table["rows"]] == ["E", "mix50", "F", "mix100"]
+    assert [r["mixing"] for r in table["rows"]] == [0.0, 50.0, 90.0, 100.0]
+    f = table["rows"][2]
+    assert f["cells"][3].mean == pytest.approx(7.0 + 3 + 0.2) and f["best"] == [1, 2, 3, 4]
+    assert f["cells"][3].significant(0.05) and table["rows"][0]["cells"][3].comparison is None  # vs the first row
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory, fmnist_mirror) -> tuple[Path, Config]:
+    """The CPU config's rows (A-F and the mixing rows) trained and evaluated by the real DAG, shortened: one seed,
+    30 steps, 300 samples."""
+    raw = yaml.safe_load(CPU_CONFIG.read_text())
+    raw["seeds"] = [0]
+    raw["datasets"] = {"fashion_mnist": {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 500}}
+    raw["defaults"].update({"steps": 30, "checkpoint_every": 15, "log_every": 15, "snapshots": 2, "batch_size": 16})
+    raw["evaluation"].update({"num_samples": 300, "batch_size": 100, "kid_subset_size": 100, "kid_subsets": 5,
+                              "memorization_samples": 100, "ppl_samples": 100,
+                              "classifier": {"epochs": 1, "min_accuracy": 0.5}})
+    work = tmp_path_factory.mktemp("chain")
+    configfile = work / "chain.yaml"
+    configfile.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run(snakemake_cmd("--directory", str(work), "--configfile", str(configfile), "--cores", "2"),
+                          capture_output=True, text=True, env=env_with_venv(), timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work, Config(raw)
+
+
+def test_the_cpu_chain_trains_every_row_in_the_dag_and_the_report_shows_both_tables(chain_run):
+    work, config = chain_run
+    table = pd.read_csv(work / "results/metrics.csv").set_index("variant")
+    assert list(table.index) == config.variant_names and (table["status"] == "ok").all()
+    styled = ["C", "D", "E", "F", "mix50", "mix100"]
+    for metric in ("fid", "ppl", "truncation_psi"):
+        assert table[metric].notna().all(), metric
+    assert table.loc[styled, list(MIXED_FID_METRICS)].notna().all().all()
+    assert table.loc[["A", "B"], list(MIXED_FID_METRICS)].isna().all().all()  # no styles: nothing to mix
+    assert (table.loc[styled, "fid_mix1"] == table.loc[styled, "fid"]).all()
+    assert set(table["ppl_similarity"]) == {LPIPS if lpips_available() else CLASSIFIER_SIMILARITY}
+    for variant in config.variant_names:  # every row trained its own effective settings
+        train = json.loads((work / "results/runs/fashion_mnist" / variant / "seed0/train.json").read_text())
+        assert train["settings"]["architecture"] == config.settings(variant)["architecture"]
+    html = (work / "results/report/index.html").read_text()
+    assert 'data-metric="fid"' in html and 'data-metric="ppl"' in html
+    assert 'data-metric="fid_mix1"' not in html  # the mixed FIDs are one table, not four
+    mixing = html[html.index('data-metric="fid_mix"'):]
+    mixing = mixing[:mixing.index("</table>")]
+    assert re.findall(r'data-variant="([^"]+)"', mixing) == ["E", "mix50", "F", "mix100"]
+    assert re.findall(r'data-latents="(\d)"', mixing) == ["1", "2", "3", "4"]
+    assert mixing.count("n=1") == 16
+    settings = html[html.index('id="settings"'):]
+    assert "<code>architecture.mixing: 0.9</code>" in settings and "<code>tricks.r1.gamma: 1.0</code>" in settings
+    assert "perceptual path length measured with" in html

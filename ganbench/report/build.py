@@ -38,6 +38,7 @@ from ganbench.io import atomic_open, write_text
 from ganbench.report import plots
 from ganbench.report.metrics import METRICS
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
+from ganbench.report.stylegan import GROUPED, effective_settings, mixing_table, ppl_notes
 from ganbench.report.tables import Table, build_table
 from ganbench.runs import run_path
 
@@ -150,7 +151,9 @@ def _curves(results: Path, df: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- tables
 def _metric_order() -> list[str]:
-    return [m for m in TABLE_ORDER if m in METRICS] + [m for m in METRICS if m not in TABLE_ORDER]
+    """The metrics with an ablation table each, in order (the mixed FIDs share the style-mixing table)."""
+    return [m for m in TABLE_ORDER if m in METRICS] + [m for m in METRICS if m not in TABLE_ORDER
+                                                       and m not in GROUPED]
 
 
 def _failure_word(statuses: pd.Series) -> str:
@@ -633,6 +636,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
         view["quality"] = _mixture_quality_notes(view["t"], df, labels)
+        if view["t"].metric.name == "ppl":
+            view["quality"] += ppl_notes(df)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
@@ -642,6 +647,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         incomplete=_incomplete(df, config, results),
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=tables,
+        settings=effective_settings(config),
+        mixing=mixing_table(df, config, datasets, config.report["bootstrap"]),
         variants=variants,
         baseline=config.label(config.baseline()),
         alpha=config.report["alpha"],
