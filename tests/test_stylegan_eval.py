@@ -33,8 +33,8 @@ from ganbench.metrics.ppl import (
     lpips_available,
     perceptual_path_length,
 )
+from ganbench.metrics.registry import score, score_registry
 from ganbench.models import ARCHITECTURES
-from ganbench.report.metrics import METRICS
 from ganbench.report.stylegan import effective_settings, mixing_table
 from ganbench.train.run import train_run
 
@@ -108,7 +108,8 @@ def test_ppl_similarity_is_lpips_only_with_its_weights_and_otherwise_the_classif
     else:  # offline (as here): torch-fidelity would try to download them
         with pytest.raises(ConfigError, match=r"evaluation\.ppl_similarity: lpips-vgg16 needs .*weights-vgg16"):
             check_similarity(LPIPS)
-    assert "LPIPS" in METRICS.get("ppl").description and "classifier" in METRICS.get("ppl").description
+    description = score("ppl").describe(EVALUATION_DEFAULTS)
+    assert "LPIPS" in description and "classifier" in description and "2000 paths" in description
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def test_two_evaluations_of_a_stylegan_run_give_identical_metrics_with_mixed_fid
     first = outs[0]
     assert first["status"] == "ok", first["message"]
     for name in (*MIXED_FID_METRICS, "ppl", "fid", "kid", "precision"):
-        assert math.isfinite(first[name]) and name in METRICS, name
+        assert math.isfinite(first[name]) and name in score_registry(), name
     assert first["fid_mix1"] == first["fid"]  # one latent: ordinary sampling
     assert first["fid_mix4"] != first["fid_mix2"]
     assert first["ppl_similarity"] == (LPIPS if lpips_available() else CLASSIFIER_SIMILARITY)

@@ -15,9 +15,14 @@ FID for k is NaN.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
+
+from ganbench.metrics.registry import Score, metric
+
+if TYPE_CHECKING:
+    from ganbench.metrics.context import RunContext
 
 MAX_LATENTS = 4
 MIXED_FID_METRICS = tuple(f"fid_mix{k}" for k in range(1, MAX_LATENTS + 1))
@@ -54,7 +59,7 @@ def mixed_batches(net: torch.nn.Module, z_dim: int, k: int, n: int, batch_size: 
                   device: torch.device) -> Iterator[torch.Tensor]:
     """``n`` images in [−1, 1], each from ``k`` latents mixed at random crossover layers (k = 1: ordinary
     sampling, the same images as ``evaluate.generate`` with this seed)."""
-    from ganbench.metrics.evaluate import seeded
+    from ganbench.metrics.context import seeded
 
     generator, codes = style_parts(net)
     z_gen = torch.Generator().manual_seed(seed)
@@ -77,3 +82,35 @@ def mixed_fids(fid_of: Callable[[int], float], num_ws: int, fid: float | None = 
         else:
             out[f"fid_mix{k}"] = fid_of(k) if k <= num_ws else math.nan
     return out
+
+
+def _is_style_based(settings: dict[str, Any]) -> bool:
+    return style_options(settings) is not None
+
+
+def _score(k: int) -> Score:
+    return Score(f"fid_mix{k}", f"FID, {k} latent{'s' if k > 1 else ''} mixed", "lower", "{:.2f}",
+                 lambda o: f"FID of {o['num_samples']} samples whose layers read {k} different w switched at random "
+                           "crossover layers (Karras et al. 2019, Table 2; style-based generators; 1 latent is the "
+                           "FID of ordinary sampling)")
+
+
+@metric("mixing", kinds=("image",), needs=("features",), when=_is_style_based, position=15,
+        scores=tuple(_score(k) for k in range(1, MAX_LATENTS + 1)))
+def mixed_fid(ctx: RunContext) -> dict[str, Any]:
+    """FID with k = 1 … 4 latents mixed at test time; k = 1 is the run's FID (the same samples)."""
+    from ganbench.metrics.extractors import FID
+    from ganbench.metrics.fidelity import fid_from_features
+    from ganbench.train.trainer import to_uint8
+
+    net, z_dim = ctx.generator
+    bs, seed = int(ctx.options["batch_size"]), int(ctx.options["seed"])
+
+    def fid(features: torch.Tensor) -> float:
+        return fid_from_features(features, ctx.real[FID], ctx.real.get("fid_stats"))
+
+    def fid_of(k: int) -> float:
+        batches = (to_uint8(x) for x in mixed_batches(net, z_dim, k, ctx.n, bs, seed, ctx.device))
+        return fid(ctx.pipeline(batches, roles=[FID])[FID])
+
+    return mixed_fids(fid_of, style_parts(net)[0].num_ws, fid(ctx.generated[FID]))

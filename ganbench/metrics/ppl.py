@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ganbench.metrics.registry import Score, metric
+
+if TYPE_CHECKING:
+    from ganbench.metrics.context import RunContext
+
 CLASSIFIER_SIMILARITY = "ganbench-classifier"
 LPIPS = "lpips-vgg16"
 SIMILARITIES = ("auto", LPIPS, CLASSIFIER_SIMILARITY)
 LPIPS_FILES = ("vgg16-397923af.pth", "weights-vgg16-lpips.pth")  # torchvision's VGG16 and torch-fidelity's heads
-PPL_METRICS = ("ppl",)
 DISCARD = (1, 99)  # torch-fidelity's ppl_discard_percentile_lower / _higher
 
 
@@ -98,7 +102,7 @@ class PairedNoise(nn.Module):
 
     @torch.no_grad()
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        from ganbench.metrics.evaluate import seeded
+        from ganbench.metrics.context import seeded
 
         halves = []
         for part in z.to(self.device).chunk(2):
@@ -141,3 +145,23 @@ def discard_outliers(distances: np.ndarray, lower: float = DISCARD[0], higher: f
     lo = np.percentile(distances, lower, method="lower")
     hi = np.percentile(distances, higher, method="higher")
     return distances[(lo <= distances) & (distances <= hi)]
+
+
+def _has_truncation(settings: dict[str, Any]) -> bool:
+    return settings["architecture"]["name"] == "stylegan"
+
+
+def _describe(o: dict[str, Any]) -> str:
+    return (f"torch-fidelity's PPL over {o['ppl_samples']} paths (full paths in z, ε = {o['ppl_epsilon']:g}, "
+            "1st–99th percentile), d / ε² with d LPIPS (VGG16) where its weights are available, else the squared "
+            "distance of unit-normalised domain-classifier features; the note under the table says which "
+            "(stylegan runs)")
+
+
+@metric("ppl", kinds=("image",), when=_has_truncation, position=16,
+        scores=(Score("ppl", "Perceptual path length", "lower", "{:.1f}", _describe),),
+        records=("ppl_std", "ppl_similarity", "ppl_samples", "ppl_epsilon"))
+def ppl(ctx: RunContext) -> dict[str, Any]:
+    """Perceptual path length of the final generator (truncated by the run's ψ)."""
+    net, z_dim = ctx.generator
+    return perceptual_path_length(net, z_dim, ctx.options, ctx.device, ctx.shared.classifier_path)
