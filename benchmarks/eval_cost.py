@@ -79,7 +79,7 @@ PROFILE_PARTS = [
     ("  imports (torch, torch_fidelity, torchvision, ganbench)", "<frozen importlib._bootstrap>", "_find_and_load"),
     ("  evaluation of the runs", "ganbench/metrics/evaluate.py", "_evaluate_one"),
     ("    feature extraction, final samples", "ganbench/metrics/extractors.py", "__call__", "generated"),
-    ("    feature extraction, earlier snapshots", "ganbench/metrics/extractors.py", "__call__", "_fidelity"),
+    ("    feature extraction, earlier snapshots", "ganbench/metrics/extractors.py", "__call__", "fidelity"),
     ("    FID (final + snapshots)", "ganbench/metrics/fidelity.py", "fid_from_features"),
     ("    KID (subsets, cached real sums)", "ganbench/metrics/fidelity.py", "kid"),
     ("    IS (torch-fidelity)", "ganbench/metrics/fidelity.py", "inception_score"),

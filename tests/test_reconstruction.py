@@ -94,7 +94,7 @@ def test_principal_components_find_the_direction_of_largest_variance():
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_report_shows_reconstructions_encoder_filters_and_latent_space(name, runs, fmnist_small, tmp_path):
-    from ganbench.report.build import _run_pictures
+    from ganbench.report.pictures import run_pictures as _run_pictures
 
     data = load_prepared(fmnist_small)
     context = {"classifier": tmp_path / "no-classifier.pt", "class_names": ()}

@@ -227,7 +227,7 @@ def test_significance_is_exact_for_small_tied_and_constant_groups():
 
 
 def test_three_seeds_cannot_be_significant_and_the_report_says_so():
-    from ganbench.report.build import _significance
+    from ganbench.report.views import significance as _significance
 
     rows = []
     for variant, value in (("base", 1.0), ("xss", 8.0)):
@@ -244,7 +244,7 @@ def test_three_seeds_cannot_be_significant_and_the_report_says_so():
 
 
 def test_mixture_table_says_which_generators_are_diffuse():
-    from ganbench.report.build import _mixture_quality_notes
+    from ganbench.report.views import mixture_quality_notes as _mixture_quality_notes
 
     df = metrics_frame()
     df.loc[(df["variant"] == "xss") & (df["dataset"] == POINTS), "hq_percent"] = [12.0, 14.0, 16.0, 90.0]
@@ -538,7 +538,7 @@ def test_report_in_chromium(report, chromium):
 
 def test_time_breakdown_counts_every_jobs_cpu_seconds(tmp_path):
     """Two runs of one evaluate job plus the once-per-dataset jobs, against hand-computed sums."""
-    from ganbench.report.build import _time_breakdown
+    from ganbench.report.costs import time_breakdown as _time_breakdown
 
     df = pd.DataFrame([
         {"dataset": IMAGE, "variant": "a", "seed": s, "train_seconds": 9.0, "train_cpu_seconds": t,

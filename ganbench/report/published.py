@@ -4,7 +4,8 @@ The file holds tables from papers whose protocol a benchmark config follows (Luc
 config/lucic2018.yaml, ...), each with its citation, where the numbers were read, the protocol, what the paper's
 metric is computed on, and two mappings into ganbench: the paper's dataset and metric names to ganbench's keys, and
 the paper's method names (its rows) to ganbench variant names or labels. ``load_published`` reads and checks the
-file; every structural error names the entry and key at fault.
+file: its structure against ganbench/schemas/published.schema.yaml (jsonschema), then the names and references a
+schema cannot check; every error names the entry and key at fault.
 
 ``published_view`` matches one report table against them, with no per-paper code: a published table contributes a
 column beside one of our datasets when it maps a paper dataset to that dataset (its ``type`` when the config
@@ -21,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import yaml
 
@@ -44,13 +45,6 @@ OUR_EXTRACTORS = {
     CLASSIFIER: "ganbench's domain classifier trained on each dataset, not Inception",
     "inception-v3-compat": "torch-fidelity's Inception-v3 (the FID reference network)",
 }
-
-_CITATION_KEYS = ("authors", "title", "venue", "year", "arxiv")
-_COMMON_KEYS = {"id", "citation", "table", "label", "protocol", "feature_extractor", "datasets", "metrics",
-                "variants", "requires", "notes"}
-_TABLE_KEYS = _COMMON_KEYS | {"read_in", "rows"}
-_PENDING_KEYS = _COMMON_KEYS | {"reason"}
-
 
 class PublishedError(GanbenchError, ValueError):
     """The published-numbers file is malformed; the message names the file, the entry and the key."""
@@ -115,167 +109,144 @@ class Published:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-class _Checker:
-    """Type checks that raise PublishedError naming ``source`` and the dotted key."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, where: str, message: str) -> PublishedError:
-        return PublishedError(f"{self.source}: {where}: {message}")
-
-    def mapping(self, value: Any, where: str, *, empty: bool = False) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        if not value and not empty:
-            raise self.fail(where, "must not be empty")
-        for k in value:
-            if not isinstance(k, str) or not k.strip():
-                raise self.fail(where, f"keys must be non-empty strings, got {k!r}")
-        return value
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"expected a non-empty string, got {value!r}")
-        return value.strip()
-
-    def texts(self, value: Any, where: str, *, empty: bool = True) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or (not value and not empty):
-            raise self.fail(where, f"expected a {'' if empty else 'non-empty '}list of strings, got {value!r}")
-        return tuple(self.text(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-    def number(self, value: Any, where: str) -> float | int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(where, f"expected a finite number, got {value!r}")
-        return value
-
-    def keys(self, value: dict, allowed: set[str], required: Iterable[str], where: str) -> None:
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(where, f"unknown key(s) {', '.join(map(repr, unknown))}; "
-                                   f"allowed: {', '.join(sorted(allowed))}")
-        missing = [k for k in required if k not in value]
-        if missing:
-            raise self.fail(where, f"missing key(s) {', '.join(map(repr, missing))}")
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "published.schema.yaml"
 
 
-def _registered_names(check: _Checker, raw: Any, where: str, registry) -> dict[str, str]:
+def _where(raw: Any, path: Sequence[Any]) -> str:
+    """A key path as the errors print it: ``tables[0] (lucic2018_fid).rows.GAN``, "top level" for the root."""
+    out, node = "", raw
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("id"), str):
+            out += f" ({node['id']})"
+    return out or "top level"
+
+
+def _schema_message(err: Any) -> str:
+    """The words of one jsonschema error: the schema's own ``errorMessage`` where it gives one, else what is
+    missing, unknown, empty or of the wrong type."""
+    custom = err.schema.get("errorMessage") if isinstance(err.schema, dict) else None
+    if isinstance(custom, dict):
+        custom = custom.get(err.validator)
+    if custom:
+        return f"{custom}, got {err.instance!r}"
+    if err.validator == "required":
+        missing = [k for k in err.validator_value if k not in err.instance]
+        return f"missing key(s) {', '.join(map(repr, missing))}"
+    if err.validator == "additionalProperties":
+        allowed = set(err.schema.get("properties", {}))
+        unknown = sorted(set(err.instance) - allowed)
+        return f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+    if err.validator in ("minProperties", "minItems"):
+        return "must not be empty"
+    if err.validator == "propertyNames":
+        return f"keys must be non-empty strings, got {err.instance!r}"
+    return err.message
+
+
+def _validate(raw: Any, source: str) -> None:
+    """The file against ganbench/schemas/published.schema.yaml; the first error (the shallowest; within a oneOf,
+    its most specific alternative) as a PublishedError naming the key."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(SCHEMA_PATH.read_text()))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if errors:
+        err = errors[0]
+        while err.context:  # oneOf: the alternative that got furthest
+            err = max(err.context, key=lambda e: len(e.absolute_path))
+        raise PublishedError(f"{source}: {_where(raw, err.absolute_path)}: {_schema_message(err)}")
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A string or a list of strings (schema-checked), stripped."""
+    return tuple(v.strip() for v in ([value] if isinstance(value, str) else value or []))
+
+
+def _registered_names(fail, raw: dict[str, str], where: str, registry) -> dict[str, str]:
     """A mapping paper name → ganbench name, every value registered in ``registry``."""
     out = {}
-    for paper, name in check.mapping(raw, where).items():
-        name = check.text(name, f"{where}.{paper}")
+    for paper, name in raw.items():
+        name = name.strip()
         if name not in registry:
-            raise check.fail(f"{where}.{paper}", f"unknown ganbench {registry.kind} {name!r}; expected one of: "
-                                                 f"{', '.join(registry.names())}")
+            raise fail(f"{where}.{paper}", f"unknown ganbench {registry.kind} {name!r}; expected one of: "
+                                           f"{', '.join(registry.names())}")
         out[paper] = name
     return out
 
 
-def _entry(raw: Any, where: str, check: _Checker, pending: bool) -> PublishedTable:
+def _entry(entry: dict[str, Any], where: str, fail, pending: bool) -> PublishedTable:
+    """One schema-checked entry, its names looked up in ganbench's registries and its rows checked against its
+    own datasets, metrics and sources."""
     from ganbench.data import DATASETS
     from ganbench.metrics.registry import score_registry
 
-    entry = check.mapping(raw, where)
-    required = ["id", "citation", "table", "label", "protocol", "feature_extractor", "datasets", "metrics", "variants"]
-    required += ["reason"] if pending else ["read_in", "rows"]
-    if "id" in entry:
-        eid = check.text(entry["id"], f"{where}.id")
-        where = f"{where} ({eid})"
-    check.keys(entry, _PENDING_KEYS if pending else _TABLE_KEYS, required, where)
-
-    citation = check.mapping(entry["citation"], f"{where}.citation")
-    check.keys(citation, set(_CITATION_KEYS), _CITATION_KEYS, f"{where}.citation")
-    authors = check.texts(citation["authors"], f"{where}.citation.authors", empty=False)
-    year = citation["year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not 1900 < year < 2200:
-        raise check.fail(f"{where}.citation.year", f"expected a year, got {year!r}")
-    citation = {"authors": list(authors), "title": check.text(citation["title"], f"{where}.citation.title"),
-                "venue": check.text(citation["venue"], f"{where}.citation.venue"), "year": year,
-                "arxiv": check.text(str(citation["arxiv"]), f"{where}.citation.arxiv")}
-
-    table = entry["table"]
-    if not (pending and table is None):
-        table = check.text(table, f"{where}.table")
-    protocol = {k: check.text(v, f"{where}.protocol.{k}")
-                for k, v in check.mapping(entry["protocol"], f"{where}.protocol").items()}
-
-    fx = check.mapping(entry["feature_extractor"], f"{where}.feature_extractor")
-    check.keys(fx, {"name", "description", "ganbench"}, ("name", "description", "ganbench"),
-               f"{where}.feature_extractor")
-
-    datasets = _registered_names(check, entry["datasets"], f"{where}.datasets", DATASETS)
-    metrics = _registered_names(check, entry["metrics"], f"{where}.metrics", score_registry())
-    variants = {row: check.texts(names or [], f"{where}.variants.{row}")
-                for row, names in check.mapping(entry["variants"], f"{where}.variants").items()}
-    requires = check.mapping(entry.get("requires") or {}, f"{where}.requires", empty=True)
-    notes = check.texts(entry.get("notes") or [], f"{where}.notes")
+    eid = entry["id"].strip()
+    where = f"{where} ({eid})"
+    c = entry["citation"]
+    citation = {"authors": list(_texts(c["authors"])), "title": c["title"].strip(), "venue": c["venue"].strip(),
+                "year": c["year"], "arxiv": str(c["arxiv"]).strip()}
+    datasets = _registered_names(fail, entry["datasets"], f"{where}.datasets", DATASETS)
+    metrics = _registered_names(fail, entry["metrics"], f"{where}.metrics", score_registry())
+    variants = {row: _texts(names) for row, names in entry["variants"].items()}
 
     read_in: dict[str, str] = {}
     rows: dict[str, dict[str, dict[str, Value]]] = {}
     row_sources: dict[str, tuple[str, ...]] = {}
     if not pending:
-        read_in = {k: check.text(v, f"{where}.read_in.{k}")
-                   for k, v in check.mapping(entry["read_in"], f"{where}.read_in").items()}
-        for row, cells in check.mapping(entry["rows"], f"{where}.rows").items():
+        read_in = {k: v.strip() for k, v in entry["read_in"].items()}
+        for row, cells in entry["rows"].items():
             at = f"{where}.rows.{row}"
-            cells = dict(check.mapping(cells, at))
-            sources = check.texts(cells.pop("read_in", list(read_in)), f"{at}.read_in", empty=False)
-            for s in sources:
-                if s not in read_in:
-                    raise check.fail(f"{at}.read_in", f"unknown source {s!r}; read_in names {', '.join(read_in)}")
+            cells = dict(cells)
+            sources = _texts(cells.pop("read_in", list(read_in)))
+            for source in sources:
+                if source not in read_in:
+                    raise fail(f"{at}.read_in", f"unknown source {source!r}; read_in names {', '.join(read_in)}")
             row_sources[row] = sources
             values: dict[str, dict[str, Value]] = {}
             for paper_ds, by_metric in cells.items():
                 if paper_ds not in datasets:
-                    raise check.fail(f"{at}.{paper_ds}",
-                                     f"not a dataset of this table; datasets: {', '.join(datasets)}")
-                for paper_metric, v in check.mapping(by_metric, f"{at}.{paper_ds}").items():
+                    raise fail(f"{at}.{paper_ds}", f"not a dataset of this table; datasets: {', '.join(datasets)}")
+                for paper_metric, v in by_metric.items():
                     vat = f"{at}.{paper_ds}.{paper_metric}"
                     if paper_metric not in metrics:
-                        raise check.fail(vat, f"not a metric of this table; metrics: {', '.join(metrics)}")
-                    v = check.mapping(v, vat)
-                    check.keys(v, {"mean", "std"}, ("mean",), vat)
-                    std = v.get("std")
-                    value = Value(check.number(v["mean"], f"{vat}.mean"),
-                                  None if std is None else check.number(std, f"{vat}.std"))
-                    if value.std is not None and value.std < 0:
-                        raise check.fail(f"{vat}.std", f"must not be negative, got {value.std}")
-                    values.setdefault(paper_ds, {})[paper_metric] = value
+                        raise fail(vat, f"not a metric of this table; metrics: {', '.join(metrics)}")
+                    for key in ("mean", "std"):
+                        if v.get(key) is not None and not math.isfinite(v[key]):
+                            raise fail(f"{vat}.{key}", f"expected a finite number, got {v[key]!r}")
+                    values.setdefault(paper_ds, {})[paper_metric] = Value(v["mean"], v.get("std"))
             if not values:
-                raise check.fail(at, "has no numbers; leave a row out rather than keep it empty")
+                raise fail(at, "has no numbers; leave a row out rather than keep it empty")
             rows[row] = values
         for row in variants:
             if row not in rows:
-                raise check.fail(f"{where}.variants.{row}", f"no such row; rows: {', '.join(rows)}")
+                raise fail(f"{where}.variants.{row}", f"no such row; rows: {', '.join(rows)}")
 
+    fx = entry["feature_extractor"]
+    table = entry["table"]
     return PublishedTable(
-        id=eid, citation=citation, table=table, label=check.text(entry["label"], f"{where}.label"), protocol=protocol,
-        extractor=check.text(fx["name"], f"{where}.feature_extractor.name"),
-        extractor_description=check.text(fx["description"], f"{where}.feature_extractor.description"),
-        comparable=check.texts(fx["ganbench"] or [], f"{where}.feature_extractor.ganbench"),
-        datasets=datasets, metrics=metrics, variants=variants, requires=dict(requires), read_in=read_in, rows=rows,
-        row_sources=row_sources, notes=notes,
-        reason=check.text(entry["reason"], f"{where}.reason") if pending else "")
+        id=eid, citation=citation, table=table.strip() if table is not None else None, label=entry["label"].strip(),
+        protocol={k: v.strip() for k, v in entry["protocol"].items()}, extractor=fx["name"].strip(),
+        extractor_description=fx["description"].strip(), comparable=_texts(fx["ganbench"]),
+        datasets=datasets, metrics=metrics, variants=variants, requires=dict(entry.get("requires") or {}),
+        read_in=read_in, rows=rows, row_sources=row_sources, notes=_texts(entry.get("notes")),
+        reason=entry["reason"].strip() if pending else "")
 
 
 def parse_published(raw: Any, source: str = "<published>") -> Published:
-    """Check and convert the parsed YAML of a published-numbers file."""
-    check = _Checker(source)
-    top = check.mapping(raw, "top level")
-    check.keys(top, {"tables", "pending"}, ("tables",), "top level")
-    entries: dict[str, list[PublishedTable]] = {}
-    for name in ("tables", "pending"):
-        items = top.get(name) or []
-        if not isinstance(items, list):
-            raise check.fail(name, f"expected a list, got {type(items).__name__}")
-        entries[name] = [_entry(item, f"{name}[{i}]", check, pending=name == "pending")
-                         for i, item in enumerate(items)]
+    """Check (the schema, then the references) and convert the parsed YAML of a published-numbers file."""
+    _validate(raw, source)
+
+    def fail(where: str, message: str) -> PublishedError:
+        return PublishedError(f"{source}: {where}: {message}")
+
+    entries = {name: [_entry(item, f"{name}[{i}]", fail, pending=name == "pending")
+                      for i, item in enumerate(raw.get(name) or [])] for name in ("tables", "pending")}
     seen: set[str] = set()
     for t in entries["tables"] + entries["pending"]:
         if t.id in seen:
-            raise check.fail(t.id, "duplicate id")
+            raise fail(t.id, "duplicate id")
         seen.add(t.id)
     return Published(tuple(entries["tables"]), tuple(entries["pending"]), source)
 

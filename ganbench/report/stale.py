@@ -18,8 +18,8 @@ MARKER = "<!-- ganbench:stale-banner -->"
 
 
 def banner(started: str) -> str:
-    return (f'<div class="stale" role="alert" data-stale="true"><b>Out of date.</b> A new run of this benchmark started '
-            f"at {html.escape(started)}, after this report was built. This page shows the results as they were "
+    return ('<div class="stale" role="alert" data-stale="true"><b>Out of date.</b> A new run of this benchmark '
+            f"started at {html.escape(started)}, after this report was built. This page shows the results as they were "
             "before it; it is replaced when that run builds its report. If this banner stays, that run stopped "
             "before the report (see results/logs/ and Snakemake's log).</div>")
 
