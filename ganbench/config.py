@@ -43,12 +43,16 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "mixture_samples": 2_500,  # samples per evaluation of a 2-D mixture (VEEGAN, PacGAN); not num_samples
     "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples
     "memorization_samples": 1000,  # generated / held-out samples in the nearest-training-neighbour check
+    "truncation_psi": None,  # stylegan: ψ for every metric (null: the run's architecture option, 1.0 = none)
+    "ppl_samples": 2000,  # path pairs of the perceptual path length (stylegan runs; the paper: 100 000)
+    "ppl_epsilon": 1e-4,
+    "ppl_similarity": "auto",  # LPIPS where its weights are in torch's hub cache, else the domain classifier
     "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0, "width": 16},
     # classification accuracy score of conditional generators (ganbench.metrics.cas): the classifier trained on
     # `samples` generated images, as the domain classifier is trained
     "cas": {"samples": 10_000, "epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "width": 16},
 }
-REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05}
+REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05, "mixing_table": None}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
                                      "compile": False, "cudnn_benchmark": False}
 OPTIMIZER_DEFAULTS: dict[str, Any] = {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
@@ -283,8 +287,14 @@ class Config:
         from ganbench.metrics.extractors import check_options
 
         check_options(self.evaluation)
+        from ganbench.metrics.ppl import check_similarity
+
+        check_similarity(self.evaluation["ppl_similarity"])
         if self.report["baseline"] is not None and self.report["baseline"] not in seen:
             raise ConfigError(f"report.baseline: {self.report['baseline']!r} is not a variant name")
+        for i, name in enumerate(self.report["mixing_table"] or []):
+            if name not in seen:
+                raise ConfigError(f"report.mixing_table[{i}]: {name!r} is not a variant name")
         extra = set(self.evaluation) - set(EVALUATION_DEFAULTS)
         if extra:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")

@@ -229,6 +229,22 @@ def test_compile_trains_and_keeps_checkpoints_interchangeable(ring8_npz, tmp_pat
     assert resumed["status"] == "ok" and resumed["resumed_from"] == 20
 
 
+def test_compile_with_a_gradient_penalty_takes_the_double_backward(ring8_npz, tmp_path):
+    """runtime.compile with WGAN-GP (a penalty on D's input gradient: a backward pass through the compiled D's
+    backward) trains like eager mode, and compiling turns AOTAutograd's donated buffers off (with them, compiled
+    graphs may free saved tensors that a double backward needs; torch 2.13 on this CPU trains either way, so the
+    switch itself is checked)."""
+    settings = merge(SETTINGS, {"loss": "wgan-gp", "steps": 20, "checkpoint_every": 20, "log_every": 5})
+    eager = train_run(settings, ring8_npz, tmp_path / "eager", 0, {"compile": False}, threads=1)
+    compiled = train_run(settings, ring8_npz, tmp_path / "compiled", 0, {"compile": True}, threads=1)
+    assert eager["status"] == compiled["status"] == "ok", compiled.get("message")
+    le, lc = pd.read_csv(tmp_path / "eager/log.csv"), pd.read_csv(tmp_path / "compiled/log.csv")
+    assert (le["penalty"] - lc["penalty"]).abs().max() < 1e-3 and lc["penalty"].gt(0).all()
+    import torch._functorch.config
+
+    assert torch._functorch.config.donated_buffer is False
+
+
 def test_deterministic_switch_gives_identical_runs(ring8_npz, tmp_path):
     try:
         for name in ("a", "b"):

@@ -5,6 +5,7 @@ rebuilding and sampling they share (``load_generator``, ``generate``, ``snapshot
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,7 @@ from ganbench.data import Prepared
 from ganbench.errors import DataError
 from ganbench.io import read_json
 from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, FID, FeaturePipeline
+from ganbench.metrics.truncation import apply_truncation, truncation_psi
 from ganbench.models import ARCHITECTURES
 from ganbench.train.conditioning import LabelledSampler, conditioning_of
 from ganbench.train.trainer import to_uint8
@@ -90,12 +92,27 @@ def load_generator(run_dir: Path, data: Prepared, device: torch.device, weights:
     return net.to(device).eval(), int(settings["z_dim"])
 
 
+@contextmanager
+def seeded(seed: int, index: int, device: torch.device) -> Iterator[None]:
+    """Every random draw inside (StyleGAN's per-pixel noise inputs, any layer that samples) comes from a stream
+    fixed by (``seed``, ``index``), on the CPU and on ``device``; the global RNG state is restored afterwards."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 1))
+        yield
+
+
 @torch.no_grad()
 def generate(net, z_dim: int, n: int, batch_size: int, seed: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """``n`` samples in batches: the codes from ``seed``, and every other random draw of the network (noise inputs)
+    from a stream per batch (``seeded``), so the same seed and batch size give the same samples every time."""
     gen = torch.Generator().manual_seed(seed)
-    for i in range(0, n, batch_size):
+    for index, i in enumerate(range(0, n, batch_size)):
         z = torch.randn(min(batch_size, n - i), z_dim, generator=gen).to(device)
-        yield net(z).float()
+        with seeded(seed, index, device):
+            x = net(z)
+        yield x.float()
 
 
 def snapshots(run_dir: Path) -> list[tuple[int, Path]]:
@@ -170,8 +187,18 @@ class RunContext:
         return data_has(self.data, need, self.has_classifier)
 
     @cached_property
+    def truncation_psi(self) -> float | None:
+        """The ψ every sample of this run is drawn with (``ganbench.metrics.truncation``)."""
+        return truncation_psi(self.settings, self.options)
+
+    def load(self, weights: Path | None = None) -> tuple[torch.nn.Module, int]:
+        """The final generator (or the snapshot ``weights``), truncated by ``truncation_psi``."""
+        net, z_dim = load_generator(self.run_dir, self.data, self.device, weights)
+        return apply_truncation(net, self.truncation_psi), z_dim
+
+    @cached_property
     def generator(self) -> tuple[torch.nn.Module, int]:
-        return load_generator(self.run_dir, self.data, self.device)
+        return self.load()
 
     def samples(self, net: torch.nn.Module, n: int) -> Iterator[torch.Tensor]:
         z_dim = self.generator[1]

@@ -7,8 +7,10 @@ every metric family that applies to the run (its dataset kind, what it needs, it
 families and what they compute are listed in the report's tables and in the metric modules (``registry.MODULES``).
 A run that did not finish gets NaN for every score of those families.
 
-Every result records the evaluation settings it was computed with (``num_samples``, ``eval_seed``, ``real_split``
-and the whole ``evaluation`` section) and its cost: the run's own evaluation time and its evaluate job's.
+Every result records the evaluation settings it was computed with (``num_samples``, ``eval_seed``, ``real_split``,
+the truncation ψ of a stylegan run and the whole ``evaluation`` section) and its cost: the run's own evaluation time
+and its evaluate job's. Generation is reproducible (``context.generate``/``seeded``): evaluating a run twice gives
+identical metrics.
 
 The real side and the floor are built by ``ganbench.metrics.real``; the model rebuilding and sampling live in
 ``ganbench.metrics.context`` (both re-exported here for their callers).
@@ -124,6 +126,7 @@ def _evaluate_one(ctx: RunContext, run_id: dict[str, Any]) -> dict[str, Any]:
         "eval_seed": int(options["seed"]),
         "real_split": options["real_split"],
         "kind": ctx.data.kind,
+        "truncation_psi": ctx.truncation_psi,
         "evaluation": options,
     }
     families = applicable(ctx)

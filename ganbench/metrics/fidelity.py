@@ -180,7 +180,7 @@ def _fidelity_figures(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
 def fidelity(ctx: RunContext) -> dict[str, Any]:
     """FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training snapshot (best
     and final are reported, since GANs often collapse late)."""
-    from ganbench.metrics.context import load_generator, snapshots
+    from ganbench.metrics.context import snapshots
     from ganbench.metrics.extractors import FID, PRC
 
     out: dict[str, Any] = fidelity_metrics(ctx.generated, ctx.real, ctx.options)
@@ -191,7 +191,7 @@ def fidelity(ctx: RunContext) -> dict[str, Any]:
         if step >= int(ctx.train["steps"]):  # the final weights: already measured
             curve.append({"step": step, "fid": out["fid"]})
             continue
-        model, _ = load_generator(ctx.run_dir, ctx.data, ctx.device, snap)
+        model, _ = ctx.load(snap)
         feats = ctx.pipeline(ctx.samples(model, ctx.n), roles=[FID])[FID]
         curve.append({"step": step, "fid": fid_from_features(feats, ctx.real[FID], ctx.real.get("fid_stats"))})
     out["fid_curve"] = curve

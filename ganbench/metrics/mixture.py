@@ -64,7 +64,7 @@ def _mode_training(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
                  count_figure("mode_counts", "mode_min_samples", "high-quality samples per mode", False),
                  Figure("mode_curve", _mode_training)))
 def mixture(ctx: RunContext) -> dict[str, Any]:
-    from ganbench.metrics.context import generate, load_generator, mixture_options, snapshots
+    from ganbench.metrics.context import generate, mixture_options, snapshots
 
     n, share = mixture_options(ctx.options)
     bs, seed = int(ctx.options["batch_size"]), int(ctx.options["seed"])
@@ -78,7 +78,6 @@ def mixture(ctx: RunContext) -> dict[str, Any]:
     curve = []
     for step, snap in snapshots(ctx.run_dir):  # the same noise at every snapshot: mode hopping shows as such
         final = step >= int(ctx.train["steps"])
-        curve.append({"step": step, **(out if final else measure(load_generator(ctx.run_dir, ctx.data, ctx.device,
-                                                                                 snap)[0]))})
+        curve.append({"step": step, **(out if final else measure(ctx.load(snap)[0]))})
     out["mode_curve"] = [{k: c[k] for k in CURVE_KEYS} for c in curve]
     return out

@@ -51,6 +51,8 @@ MODULES = (
     "ganbench.metrics.reconstruction",
     "ganbench.metrics.conditional",
     "ganbench.metrics.cas",
+    "ganbench.metrics.mixing",
+    "ganbench.metrics.ppl",
 )
 
 DIRECTIONS = {"higher": "higher is better", "lower": "lower is better",

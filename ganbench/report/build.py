@@ -35,6 +35,7 @@ from ganbench.metrics import registry
 from ganbench.report import costs, pictures, provenance, views
 from ganbench.report.figures import figures, read_json
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
+from ganbench.report.stylegan import GROUPED, effective_settings, mixing_table, ppl_notes
 from ganbench.report.tables import build_table
 
 
@@ -74,10 +75,12 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     tables = [views.table_view(t, df, len(config.seeds)) for t in (
         build_table(df, score.name, variants, datasets, config.baseline(), config.report["bootstrap"], floors,
                     config.evaluation)
-        for score in registry.scores()) if t is not None]
+        for score in registry.scores() if score.name not in GROUPED) if t is not None]  # (mixed FIDs: one table)
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
         view["quality"] = views.mixture_quality_notes(view["t"], df, labels)
+        if view["t"].metric.name == "ppl":
+            view["quality"] += ppl_notes(df)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
@@ -87,6 +90,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         incomplete=views.incomplete(df, config, results),
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=tables,
+        settings=effective_settings(config),
+        mixing=mixing_table(df, config, datasets, config.report["bootstrap"]),
         variants=variants,
         baseline=config.label(config.baseline()),
         alpha=config.report["alpha"],

@@ -53,6 +53,15 @@ def fixed_noise(n: int, z_dim: int, device: torch.device) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=gen).to(device)
 
 
+def allow_double_backward() -> None:
+    """Let compiled networks take a second backward pass (gradient penalties, R1, path-length terms
+    differentiate D's gradient): AOTAutograd's donated buffers free saved tensors after the first backward, and a
+    double backward through a compiled graph then fails ("...backward through the graph a second time...")."""
+    import torch._functorch.config
+
+    torch._functorch.config.donated_buffer = False
+
+
 def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Path, seed: int,
               runtime: dict[str, Any] | None = None, threads: int | None = None,
               progress: bool | None = None) -> dict[str, Any]:
@@ -77,6 +86,7 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
     seed_everything(seed)
     gan = build_gan(settings, data, device)
     if runtime["compile"]:  # worth it on a GPU; on a CPU it compiles with the host C++ compiler (tests use that)
+        allow_double_backward()
         for net in gan.networks().values():
             net.compile()  # in place: state_dict keys stay as they are, so checkpoints are interchangeable
     trainer = Trainer(gan, torch.from_numpy(data.x_train), out, steps=int(settings["steps"]),
