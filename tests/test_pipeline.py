@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from snakemake.benchmark import BENCHMARK_INTERVAL
 
 from conftest import REPO, env_with_venv, snakemake_cmd
 from ganbench.config import Config
@@ -147,17 +148,25 @@ def test_snakemake_benchmark_files_agree_with_the_cpu_seconds_the_jobs_record(ti
     """Every rule writes Snakemake's own benchmark file; the CPU seconds a training or evaluate job records itself
     (what the report's time table adds up) agree with Snakemake's measurement of the job's process tree: within
     1.5 s + 15 % (Snakemake samples the tree once a second, so it misses up to a second at the end, and it also
-    counts the bash that wraps the job)."""
+    counts the bash that wraps the job). After a job's first 30 s Snakemake samples only every 30 s
+    (snakemake.benchmark.BENCHMARK_INTERVAL), so a job that ran longer (a loaded machine) may lose up to the CPU
+    seconds of its last interval: its tolerance adds that much at the job's mean CPU rate."""
     bench = tiny_run / "results/benchmarks"
     config = Config.load(REPO / "tests/configs/tiny.yaml")
     rules = {p.relative_to(bench).parts[0].removesuffix(".tsv") for p in bench.rglob("*.tsv")}
     assert {"prepare", "train", "classifier", "features", "evaluate", "aggregate", "config_record", "report"} <= rules
+    def agree(tsv: Path, recorded: float) -> None:
+        row = pd.read_csv(tsv, sep="\t").iloc[0]
+        measured, wall = row["cpu_time"], row["s"]
+        tolerance = 1.5 + 0.15 * recorded
+        if wall > BENCHMARK_INTERVAL:  # coarse sampling: the last interval's CPU may be missed (never added)
+            tolerance += BENCHMARK_INTERVAL * recorded / wall
+        assert abs(measured - recorded) <= tolerance, (tsv, measured, recorded, wall)
+
     for run in config.runs():
-        measured = pd.read_csv(bench / f"train/{run.path}.tsv", sep="\t")["cpu_time"].iloc[0]
         recorded = json.loads((tiny_run / f"results/runs/{run.path}/train.json").read_text())["job_cpu_seconds"]
-        assert abs(measured - recorded) <= 1.5 + 0.15 * recorded, (run, measured, recorded)
+        agree(bench / f"train/{run.path}.tsv", recorded)
     for path in (bench / "evaluate").rglob("*.tsv"):
         dataset, variant = path.parent.name, path.stem
-        measured = pd.read_csv(path, sep="\t")["cpu_time"].iloc[0]
         recorded = json.loads((tiny_run / f"results/runs/{dataset}/{variant}/seed0/metrics.json").read_text())
-        assert abs(measured - recorded["eval_job_cpu_seconds"]) <= 1.5 + 0.15 * recorded["eval_job_cpu_seconds"]
+        agree(path, recorded["eval_job_cpu_seconds"])
