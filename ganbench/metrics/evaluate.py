@@ -96,7 +96,7 @@ def real_features(data_path: str | Path, classifier_path: str | Path | None, opt
     n, seed, bs = int(options["num_samples"]), int(options["seed"]), int(options["batch_size"])
     split = options["real_split"]
     start = time.perf_counter()
-    real = pipe(_batches(_subset(getattr(data, f"x_{split}"), n, seed), bs), roles=REAL_ROLES)
+    real = pipe(_batches(_subset(data.split(split)[0], n, seed), bs), roles=REAL_ROLES)
     blob: dict[str, Any] = {**real, **real_caches(real, options), "split": split, "extractor": pipe.main_name,
                             "num_samples": len(real[FID])}
     heldout_floor = None
@@ -104,7 +104,7 @@ def real_features(data_path: str | Path, classifier_path: str | Path | None, opt
         m = int(options["memorization_samples"])
         train = pipe(_batches(torch.from_numpy(data.x_train), bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
         train = train.half()  # stored at half size (a stacked train split: 60 000 × 384); distances in float32
-        heldout, heldout_floor = _heldout_pair(data.x_test, m, seed + 2)
+        heldout, heldout_floor = _heldout_pair(data.heldout(split)[0], m, seed + 2)  # val in a search's phase 1
         reference = pipe(_batches(heldout, bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
         blob["memorization"] = {"train": train, "heldout_median": median_distance(reference, train),
                                 "heldout_samples": len(reference)}
