@@ -15,10 +15,13 @@ is all images / (last end - first start), and its ratio that aggregate over the 
 round. Rounds alternate alone/shared and shared/alone; the median ratio is reported.
 
 On a CPU the runs compete for cores: with --threads 1 and N <= cores the ideal is N x; more runs than cores only
-time-slice.
+time-slice. ``--alone-threads`` gives the run alone more threads: ``--device cpu --runs 2 --alone-threads 2`` is the
+thread-layout question on 2 cores, two 1-thread jobs at once (the Snakemake default) against one 2-thread job; a
+ratio above 1 favours the two 1-thread jobs.
 
 Run:  .venv/bin/python benchmarks/device_sharing.py --device cuda --runs 4 [--models dcgan mlp] [--amp] [--compile]
       .venv/bin/python benchmarks/device_sharing.py --device cpu --runs 2      (this machine: 2 cores)
+      .venv/bin/python benchmarks/device_sharing.py --device cpu --runs 2 --alone-threads 2 --models dcgan mlp
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ TARGET = 2.5  # 4 runs on one GPU against one alone
 
 
 def run_together(model: str, args, n: int, round_index: int) -> list[dict]:
-    """``n`` ganbench workers started together; their results (each with wall-clock start and end)."""
+    """``n`` ganbench workers started together (each with ``args.threads`` threads); their results (each with
+    wall-clock start and end)."""
     with tempfile.TemporaryDirectory(prefix="ganbench-sharing-") as tmp:
         start_file = str(Path(tmp) / "start")
         procs = []
@@ -77,6 +81,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="timed iterations per run (default: 4x train_throughput's)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads per run (the train rule's 1)")
+    p.add_argument("--alone-threads", type=int, default=None,
+                   help="threads of the run alone (default --threads); --device cpu --runs 2 --alone-threads 2 "
+                        "compares two 1-thread jobs at once (the Snakemake default) with one 2-thread job")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (runtime.amp)")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D (runtime.compile)")
     p.add_argument("--dcgan-width", type=int, default=None)
@@ -92,24 +99,26 @@ def main() -> None:
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {os.cpu_count()} cores"
     print(f"torch {torch.__version__}, device {args.device} ({name}), {args.runs} runs sharing it, {args.threads} "
-          f"thread(s) per run, amp {args.amp}, compile {args.compile}; git {tt.git_state()}, load "
-          f"{os.getloadavg()[0]:.1f}\n", flush=True)
+          f"thread(s) per run, the run alone {args.alone_threads or args.threads} thread(s), amp {args.amp}, compile "
+          f"{args.compile}; git {tt.git_state()}, load {os.getloadavg()[0]:.1f}\n", flush=True)
     summary = {}
     for model in args.models:
         model_args = argparse.Namespace(**vars(args))
         model_args.steps = args.steps or 4 * tt.MODELS[model]["steps"]
+        alone_args = argparse.Namespace(**{**vars(model_args), "threads": args.alone_threads or args.threads})
         alone, shared, ratios = [], [], []
         for r in range(args.rounds):
             order = ("alone", "shared") if r % 2 == 0 else ("shared", "alone")
             got = {}
             for kind in order:
-                got[kind] = run_together(model, model_args, 1 if kind == "alone" else args.runs, r)
-            one = got["alone"][0]["images_per_second"]
+                got[kind] = (run_together(model, alone_args, 1, r) if kind == "alone"
+                             else run_together(model, model_args, args.runs, r))
+            one = got["alone"][0]["fit_images_per_second"]  # (the same window as the aggregate's: whole fit())
             agg = aggregate(got["shared"])
             alone.append(one)
             shared.append(agg)
             ratios.append(agg / one)
-            each = " ".join(f"{x['images_per_second']:.0f}" for x in got["shared"])
+            each = " ".join(f"{x['fit_images_per_second']:.0f}" for x in got["shared"])
             print(f"  {model:8s} round {r + 1}: alone {one:8.0f} images/s; {args.runs} together {agg:8.0f} images/s "
                   f"aggregate (each {each}) = {agg / one:.2f}x  (load {os.getloadavg()[0]:.1f})", flush=True)
         summary[model] = (statistics.median(alone), statistics.median(shared), statistics.median(ratios), ratios)

@@ -109,6 +109,26 @@ def profile_breakdown(prof: Path) -> list[tuple[str, float]]:
     return rows
 
 
+def evaluation_inputs(work: Path, cfg_path: Path, npz: Path, num_samples: int) -> tuple[Path, Path]:
+    """The domain classifier and the cached real statistics for ``num_samples`` in ``work``, made by the pipeline's
+    own commands if missing: (classifier.pt, real-n<num_samples>.pt)."""
+    gb, logs = [sys.executable, "-m", "ganbench"], work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    clf, clf_info = work / "classifier.pt", work / "classifier.json"
+    if not clf.exists():
+        w, c = run([*gb, "train-classifier", "--config", str(cfg_path), "--data", str(npz), "--out", str(clf),
+                    "--info", str(clf_info), "--threads", "1"], logs / "classifier.log")
+        print(f"train-classifier: {w:.1f} s wall, {c:.1f} s CPU (once per dataset)")
+    real = work / f"real-n{num_samples}.pt"
+    floor = work / f"floor-n{num_samples}.json"
+    if not real.exists():
+        w, c = run([*gb, "real-features", "--config", str(cfg_path), "--data", str(npz), "--classifier", str(clf),
+                    "--out", str(real), "--floor", str(floor), "--threads", "1"], logs / "features.log")
+        print(f"real-features ({num_samples} real + {num_samples} floor samples): {w:.1f} s wall, "
+              f"{c:.1f} s CPU (once per dataset, cached)")
+    return clf, real
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work-dir", default="/tmp/ganbench-eval-cost")
@@ -142,18 +162,7 @@ def main() -> None:
     if not npz.exists():
         run([*gb, "prepare", "--config", str(cfg_path), "--dataset", "fashion_mnist", "--out", str(npz),
              "--cache-dir", str(work / "downloads")], logs / "prepare.log")
-    clf, clf_info = work / "classifier.pt", work / "classifier.json"
-    if not clf.exists():
-        w, c = run([*gb, "train-classifier", "--config", str(cfg_path), "--data", str(npz), "--out", str(clf),
-                    "--info", str(clf_info), "--threads", "1"], logs / "classifier.log")
-        print(f"train-classifier: {w:.1f} s wall, {c:.1f} s CPU (once per dataset)")
-    real = work / f"real-n{args.num_samples}.pt"
-    floor = work / f"floor-n{args.num_samples}.json"
-    if not real.exists():
-        w, c = run([*gb, "real-features", "--config", str(cfg_path), "--data", str(npz), "--classifier", str(clf),
-                    "--out", str(real), "--floor", str(floor), "--threads", "1"], logs / "features.log")
-        print(f"real-features ({args.num_samples} real + {args.num_samples} floor samples): {w:.1f} s wall, "
-              f"{c:.1f} s CPU (once per dataset, cached)")
+    clf, real = evaluation_inputs(work, cfg_path, npz, args.num_samples)
     run_dir = run_path(work, "fashion_mnist", args.variant, args.seed)
     if args.retrain or not (run_dir / "train.json").exists():
         if run_dir.exists():

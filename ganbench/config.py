@@ -47,6 +47,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "prc_feature_extractor_weights": None,  # a local VGG16 weights file (implies vgg16); none: downloaded
     "weights_mirrors": None,  # where inception/vgg16 weights are downloaded from (ganbench.weights); none: official
     "stacked_samples": 26_000,  # samples for the 1000-mode count on stacked datasets (VEEGAN, PacGAN)
+    "mixture_samples": 2_500,  # samples per evaluation of a 2-D mixture (VEEGAN, PacGAN); not num_samples
+    "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples
     "memorization_samples": 1000,  # generated / held-out samples in the nearest-training-neighbour check
     "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0, "width": 16},
 }

@@ -124,6 +124,17 @@ def ring8_npz(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def fmnist_small(fmnist_mirror, tmp_path_factory) -> Path:
+    """A Fashion-MNIST subset (2000 training, 500 test images) for short runs."""
+    from ganbench.data import make_builder, prepare_dataset
+
+    path = tmp_path_factory.mktemp("data") / "fashion_mnist.npz"
+    builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 2000, "test_limit": 500})
+    prepare_dataset(builder, path, path.parent / "cache")
+    return path
+
+
 def snakemake_cmd(*args: str) -> list[str]:
     return [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *args]
 

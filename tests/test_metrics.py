@@ -39,7 +39,14 @@ from ganbench.metrics.conditional import balanced_labels, conditional_accuracy
 from ganbench.metrics.critic import critic_estimate
 from ganbench.metrics.evaluate import evaluate_run, real_features
 from ganbench.metrics.extractors import CLASS_LOGITS, FID, PRC, Extractor, FeaturePipeline, check_options
-from ganbench.metrics.fidelity import fid_from_features, fidelity_metrics, inception_score, kid, real_caches
+from ganbench.metrics.fidelity import (
+    class_coverage,
+    fid_from_features,
+    fidelity_metrics,
+    inception_score,
+    kid,
+    real_caches,
+)
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.memorization import memorization_ratio, nearest_distances
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
@@ -301,6 +308,77 @@ def test_mixture_mode_counts_and_high_quality_percentage_on_hand_built_samples()
     assert mixture_metrics(points, centers, sigma, min_count=2)["modes"] == 1
 
 
+def test_modes_reached_need_a_share_of_the_samples_and_counts_back_every_mode():
+    centers, sigma = Ring8.centers(), Ring8.sigma
+    counts = [1000, 500, 32, 31, 1, 0, 0, 0]  # high-quality samples per mode; 936 more far from every mode
+    points = np.concatenate([np.repeat(centers[i:i + 1], c, 0) for i, c in enumerate(counts)] + [np.zeros((936, 2))])
+    assert len(points) == 2500
+    out = mixture_metrics(points, centers, sigma)  # default share 0.1 of 2500 / 8 = 31.25: 32 samples
+    assert out["mode_counts"] == counts and out["mode_min_samples"] == 32
+    assert out["modes"] == 5  # the published count: mode 4 is "captured" by one sample
+    assert out["modes_reached"] == 3
+    assert mixture_metrics(points, centers, sigma, min_share=0.0124)["modes_reached"] == 4  # 31 samples suffice
+    assert mixture_metrics(points, centers, sigma, min_share=1e-6)["modes_reached"] == 5  # never below 1 sample
+    labels = np.concatenate([np.full(499, c) for c in range(9)] + [np.array([9])])  # one "trouser" of 4492
+    classes = class_coverage(labels, 10)
+    assert classes["classes_covered"] == 10 and classes["classes_reached"] == 9
+    assert classes["class_counts"] == [499] * 9 + [1] and classes["class_min_samples"] == 45
+    stacked = stacked_mode_metrics(np.array([314] * 2990 + [0] * 2 + [7] * 8), 1000, min_share=1.0)
+    assert stacked["stacked_modes"] == 3 and stacked["stacked_modes_reached"] == 2  # ≥ 1 · 3000 / 1000 samples
+    assert stacked["stacked_min_samples"] == 3 and sum(stacked["stacked_counts"]) == 3000
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_a_uniform_cloud_does_not_cover_every_mode_under_the_protocol(repo, name):
+    """A structureless generator (uniform over the mixture's bounding box, 3σ margin) under the evaluation that
+    config/modes.yaml runs: 2500 samples (PacGAN / VEEGAN), not the 26 000 it once drew for every dataset."""
+    from ganbench.config import Config
+    from ganbench.data import DATASETS
+    from ganbench.metrics.evaluate import sample_total
+
+    config = Config.load(repo / "config" / "modes.yaml")
+    cls = DATASETS.get(name)
+    centers, sigma = cls.centers(), cls.sigma
+    shell = Prepared(*(np.empty(0),) * 4, meta={"kind": "points", "shape": [2], "num_classes": len(centers)})
+    n = sample_total(shell, config.evaluation)
+    stacked = Prepared(*(np.empty(0),) * 4, meta={"kind": "image", "base_dataset": "fashion_mnist"})
+    assert (n, sample_total(stacked, config.evaluation)) == (2500, 26_000)
+    lo, hi = centers.min(0) - 3 * sigma, centers.max(0) + 3 * sigma
+    rng = np.random.default_rng(0)
+
+    def clouds(size: int, repeats: int = 100) -> list[dict]:
+        return [mixture_metrics(rng.uniform(lo, hi, size=(size, 2)), centers, sigma,
+                                min_share=config.evaluation["mode_min_share"]) for _ in range(repeats)]
+
+    protocol = clouds(n)
+    k = len(centers)
+    # the published count: a cloud still lands single samples in most modes, but rarely in every one
+    assert np.mean([m["modes"] == k for m in protocol]) < 0.3
+    assert np.mean([m["modes"] for m in protocol]) < k - 0.5
+    assert max(m["hq_percent"] for m in protocol) < 4  # 0.5 % (ring8), 2.6 % (grid25) of the box lies within 3σ
+    # the share measure: no mode holds 10 % of a uniform share
+    assert np.mean([m["modes_reached"] for m in protocol]) < 0.1
+    # what the fix is about: with 26 000 samples the same cloud "captures" every mode
+    assert np.mean([m["modes"] == k for m in clouds(26_000, 20)]) > 0.9
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("mixture_samples", 0, r"^evaluation\.mixture_samples: 0 is less than the minimum of 1"),
+    ("mixture_samples", 2.5, r"^evaluation\.mixture_samples: 2\.5 is not of type 'integer'"),
+    ("mode_min_share", 0, r"^evaluation\.mode_min_share: 0 is less than or equal to the minimum of 0"),
+    ("mode_min_share", 1.5, r"^evaluation\.mode_min_share: 1\.5 is greater than the maximum of 1"),
+])
+def test_mixture_sample_count_and_mode_share_are_validated(repo, key, value, message):
+    import yaml
+
+    from ganbench.config import Config
+
+    raw = yaml.safe_load((repo / "tests" / "configs" / "tiny.yaml").read_text())
+    raw["evaluation"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        Config(raw)
+
+
 # ------------------------------------------------------------------------------------------ stacked
 def test_stacked_label_from_three_known_digits_and_back():
     digits = np.array([[3, 1, 4], [0, 0, 0], [9, 9, 9], [0, 5, 7]])
@@ -536,3 +614,27 @@ def test_wasserstein_estimate_uses_the_final_critic_on_held_out_data(ring8_npz, 
     metrics = evaluate_run(run, ring8_npz, opts, tmp_path / "metrics.json")
     assert metrics["wasserstein"] == pytest.approx(out["wasserstein"])
     assert {"modes", "hq_percent", "reverse_kl", "num_samples", "eval_seed", "real_split"} <= set(metrics)
+
+
+# ------------------------------------------------------------------------------------ 2-D mixtures: evaluation
+def test_mixture_runs_are_evaluated_on_the_protocols_sample_count_at_every_snapshot(ring8_npz, tmp_path):
+    from ganbench.metrics.evaluate import generate, load_generator
+
+    settings = merge(SETTINGS_DEFAULTS, {"architecture": {"name": "mlp", "hidden": 32}, "steps": 40,
+                                         "checkpoint_every": 20, "log_every": 10, "snapshots": 4})
+    run = tmp_path / "run"
+    train_run(settings, ring8_npz, run, seed=0, threads=1)
+    opts = {**OPTIONS, "num_samples": 640, "mixture_samples": 1500, "mode_min_share": 0.05}
+    out = evaluate_run(run, ring8_npz, opts, tmp_path / "metrics.json")
+    assert out["mixture_samples"] == 1500 and out["mode_min_share"] == 0.05  # not num_samples
+    assert sum(out["mode_counts"]) == round(out["hq_percent"] * 1500 / 100)
+    assert out["mode_min_samples"] == math.ceil(0.05 * 1500 / 8)
+    curve = out["mode_curve"]
+    assert [c["step"] for c in curve] == [10, 20, 30, 40]
+    assert curve[-1] == {k: out[k] for k in ("modes", "modes_reached", "hq_percent", "mode_counts")} | {"step": 40}
+    # a snapshot's point, independently: its weights, the evaluation's noise and count
+    data = load_prepared(ring8_npz)
+    net, z_dim = load_generator(run, data, torch.device("cpu"), run / "snapshots" / "step00000020.pt")
+    points = torch.cat(list(generate(net, z_dim, 1500, opts["batch_size"], opts["seed"], torch.device("cpu"))))
+    expected = mixture_metrics(points.numpy(), np.asarray(data.meta["centers"]), data.meta["sigma"], min_share=0.05)
+    assert curve[1]["mode_counts"] == expected["mode_counts"] and curve[1]["hq_percent"] == expected["hq_percent"]

@@ -262,6 +262,10 @@ def test_fast_conv_transpose_is_nn_conv_transpose2d(c_in, c_out, size, kernel, s
     for ours, theirs in zip(grads, [xr.grad] + [p.grad for p in ref.parameters()]):
         assert torch.equal(ours, theirs)
     assert not folds
+    # under CPU bf16 autocast PyTorch's kernel (oneDNN's bf16 path, as fast): the same values as nn.ConvTranspose2d's
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(fast(x), ref(x))
+    assert not folds
 
 
 def test_dcgan_generator_uses_the_fast_layer_and_keeps_spectral_norm_working():

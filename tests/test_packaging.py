@@ -264,7 +264,7 @@ def test_the_rules_conda_environment_pins_the_tested_versions():
     jobs import, at the versions the pip path tests; torch without a build string (conda picks CPU or CUDA)."""
     pins, other = conda_pins(REPO / "workflow" / "envs" / "ganbench.yaml")
     tested = constraint_pins(REPO / "requirements" / "cpu-constraints.txt")
-    runtime = set(tested) - {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "playwright", "snakefmt"}
+    runtime = set(tested) - {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "playwright", "snakefmt", "ruff"}
     assert set(pins) == runtime, (sorted(runtime - set(pins)), sorted(set(pins) - runtime))
     for name, pin in pins.items():
         assert pin.version == tested[name], f"workflow/envs/ganbench.yaml: {name} {pin.version} vs {tested[name]}"

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import shutil
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -110,6 +111,19 @@ def welch_by_hand(a: list[float], b: list[float]) -> float:
     return 2 * float(sps.t.sf(abs(t), df))
 
 
+def permutation_by_hand(a: list[float], b: list[float]) -> Fraction:
+    """Two-sided exact permutation p of |mean(a) − mean(b)|, by enumerating every split with exact fractions."""
+    pooled = [Fraction(x) for x in a + b]
+    observed = abs(sum(pooled[:len(a)]) / len(a) - sum(pooled[len(a):]) / len(b))
+    hits = total = 0
+    for idx in itertools.combinations(range(len(pooled)), len(a)):
+        first = [pooled[i] for i in idx]
+        rest = [pooled[i] for i in range(len(pooled)) if i not in idx]
+        hits += abs(sum(first) / len(first) - sum(rest) / len(rest)) >= observed
+        total += 1
+    return Fraction(hits, total)
+
+
 def test_table_cells_match_hand_computed_statistics():
     df = metrics_frame()
     table = build_table(df, "fid", VARIANTS, [IMAGE, POINTS], "base", n_boot=2000,
@@ -135,9 +149,12 @@ def test_table_cells_match_hand_computed_statistics():
     # exact bootstrap of (7, 8, 9): P(mean = 7) = P(mean = 9) = 1/27 > 2.5 %, so the interval is [7, 9]
     assert (xss.ci_low, xss.ci_high) == pytest.approx(exact_bootstrap_interval([8.0, 9.0, 7.0]))
     assert (xss.ci_low, xss.ci_high) == pytest.approx((7.0, 9.0))
-    expected_p = welch_by_hand([8.0, 9.0, 7.0], [10.0, 12.0, 14.0, 16.0])
-    assert expected_p == pytest.approx(0.0234, abs=2e-4)  # t = -5/√2, df ≈ 4.08
-    assert xss.p_value == pytest.approx(expected_p, rel=1e-9)
+    # exact permutation test: of the C(7, 3) = 35 splits, xss's own (|8 − 13| = 5) and {12, 14, 16} vs the rest
+    # (|14 − 8.5| = 5.5) are at least as extreme: p = 2/35, though Welch's t-test would say 0.023
+    assert permutation_by_hand([8.0, 9.0, 7.0], [10.0, 12.0, 14.0, 16.0]) == Fraction(2, 35)
+    assert xss.p_value == pytest.approx(2 / 35, rel=1e-12)
+    assert xss.comparison.test == stats.EXACT and xss.comparison.min_p == pytest.approx(1 / 35)
+    assert not xss.significant(0.05)
 
     boom = cells["boom"]  # every seed diverged: counted, nothing averaged, no test
     assert (boom.n, boom.failed) == (0, 4)
@@ -155,6 +172,8 @@ def test_best_follows_direction_and_scale():
     assert precision.rows[1][2][IMAGE].mean == pytest.approx(0.8)  # the diverged 1.0 stays out
     modes = build_table(df, "modes", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)
     assert modes.datasets == [POINTS] and modes.best == {POINTS: "xss"}
+    # modes of xss (6, 8, 7) lie above every baseline seed (2, 3, 4, 3): the one most extreme of 35 splits
+    assert modes.rows[1][2][POINTS].p_value == pytest.approx(1 / 35) and modes.rows[1][2][POINTS].significant(0.05)
     kid = build_table(df, "kid", VARIANTS, [IMAGE, POINTS], "base", n_boot=200, floors={IMAGE: {"kid": 0.004}})
     assert kid.rows[0][2][IMAGE].mean == pytest.approx(0.013)  # stored as fid/1000, shown as stored
     assert kid.floor[IMAGE] == pytest.approx(0.004)
@@ -167,10 +186,75 @@ def test_summary_edge_cases():
     assert (empty.n, empty.failed) == (0, 2) and math.isnan(empty.mean)
     assert stats.bootstrap_ci(np.array([3.0, 3.0, 3.0])) == (3.0, 3.0)
     assert stats.welch_p([1.0], [2.0, 3.0]) is None  # fewer than two values on one side
-    assert stats.welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0
+    assert stats.welch_p([2.0, 2.0], [2.0, 3.0]) is None  # no variance on a side: t is undefined
+    assert stats.compare([1.0], [2.0, 3.0]) is None
     a, b = [1.0, 2.0, 4.0, 3.5], [2.5, 6.0, 5.0, 7.5, 6.2]
     assert stats.welch_p(a, b) == pytest.approx(welch_by_hand(a, b), rel=1e-9)
     assert stats.welch_p(a, b) == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-12)
+
+
+def test_significance_is_exact_for_small_tied_and_constant_groups():
+    # two constant groups of 3 seeds: the most extreme of C(6, 3) = 20 splits, and its mirror image: p = 0.1, not 0
+    constant = stats.compare([8.0, 8.0, 8.0], [1.0, 1.0, 1.0])
+    assert constant.test == stats.EXACT and constant.p_value == pytest.approx(0.1)
+    assert not constant.significant(0.05)
+    assert stats.compare([2.0, 2.0, 2.0], [2.0, 2.0, 2.0]).p_value == 1.0  # identical constants: no difference
+    # ties and small groups: the exact p by enumeration with fractions
+    for a, b in (([1.0, 1.0, 2.0], [2.0, 3.0, 3.0]), ([8.0, 8.0, 7.0], [1.0, 1.0, 1.0, 2.0]),
+                 ([0.5, 0.5, 0.5, 0.5], [0.5, 0.6, 0.5, 0.7, 0.5]),
+                 ([1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0])):
+        assert stats.compare(a, b).p_value == pytest.approx(float(permutation_by_hand(a, b)), rel=1e-12), (a, b)
+    # the smallest attainable p: 2 / C(2n, n) for equal groups, 1 / C otherwise; 3 vs 3 cannot reach 0.05
+    assert stats.min_attainable_p(3, 3) == pytest.approx(0.1)
+    assert stats.min_attainable_p(3, 2) == pytest.approx(0.1)
+    assert stats.min_attainable_p(4, 4) == pytest.approx(2 / 70)
+    assert stats.min_attainable_p(3, 4) == pytest.approx(1 / 35)
+    assert stats.min_attainable_p(5, 5) == pytest.approx(2 / 252)
+    assert math.isnan(stats.min_attainable_p(1, 5))
+    for n in (2, 3, 4, 5):  # no data reaches below the floor: the extreme split of distinct values attains it
+        extreme = stats.compare([10.0 + i for i in range(n)], [float(i) for i in range(n)])
+        assert extreme.p_value == pytest.approx(stats.min_attainable_p(n, n)) == pytest.approx(extreme.min_p)
+    # a cell whose floor is not below alpha is never marked, whatever its p
+    assert not stats.Comparison(0.01, "a test", 0.1).significant(0.05)
+    assert stats.Comparison(0.01, "a test", 0.001).significant(0.05)
+    # beyond 10 vs 10: Welch's t-test where both groups vary, a randomized permutation test where one is constant
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 12), rng.normal(1, 1, 12)
+    big = stats.compare(a, b)
+    assert big.test == stats.WELCH and big.p_value == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue)
+    flat = stats.compare([3.0] * 12, [4.0] * 12)
+    assert flat.test == stats.RANDOMIZED and flat.p_value == pytest.approx(1 / (stats.MONTE_CARLO + 1))
+
+
+def test_three_seeds_cannot_be_significant_and_the_report_says_so():
+    from ganbench.report.build import _significance
+
+    rows = []
+    for variant, value in (("base", 1.0), ("xss", 8.0)):
+        for seed in range(3):  # constant groups, far apart: the old rule said p = 0
+            rows.append({"dataset": POINTS, "variant": variant, "seed": seed, "status": "ok", "kind": "points",
+                         "modes": value})
+    table = build_table(pd.DataFrame(rows), "modes", VARIANTS[:2], [POINTS], "base", n_boot=200)
+    cell = table.rows[1][2][POINTS]
+    assert cell.p_value == pytest.approx(0.1) and not cell.significant(0.05)
+    three = _significance(3, 0.05)
+    assert three["min_p"] == pytest.approx(0.1) and not three["reachable"] and three["needed"] == 4
+    assert _significance(4, 0.05)["reachable"] and not _significance(4, 0.01)["reachable"]
+    assert _significance(10, 0.05)["exact"] and not _significance(11, 0.05)["exact"]  # 11 vs 11: Welch's test
+
+
+def test_mixture_table_says_which_generators_are_diffuse():
+    from ganbench.report.build import _mixture_quality_notes
+
+    df = metrics_frame()
+    df.loc[(df["variant"] == "xss") & (df["dataset"] == POINTS), "hq_percent"] = [12.0, 14.0, 16.0, 90.0]
+    labels = dict(VARIANTS)
+    modes = build_table(df, "modes", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)
+    notes = _mixture_quality_notes(modes, df, labels)
+    assert len(notes) == 1 and "1 of 2 configurations put under 50 % of their samples" in notes[0]
+    assert f"{XSS} (14 %)" in notes[0] and "A  baseline" not in notes[0]  # the diverged 90 % stays out
+    fid = build_table(df, "fid", VARIANTS, [IMAGE, POINTS], "base", n_boot=200)
+    assert _mixture_quality_notes(fid, df, labels) == []
 
 
 def test_table_with_metric_column_entirely_nan():
@@ -230,6 +314,11 @@ def write_results(root: Path, df: pd.DataFrame) -> Path:
     with open(results / "data" / f"{IMAGE}.npz", "wb") as handle:
         np.savez(handle, x_train=x, y_train=y, x_test=x[:16], y_test=y[:16],
                  meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    from ganbench.data import make_builder, prepare_dataset
+
+    prepare_dataset(make_builder(POINTS, {"n_train": 200, "n_test": 100}), results / "data" / f"{POINTS}.npz",
+                    root / "cache")
+    points_family = ARCHITECTURES.get("mlp")((2,), "points", 8, 8, {"hidden": 16}, "architecture")
     write_json(results / "features" / IMAGE / "floor.json", {"metrics": {"fid": 2.5, "kid": 0.004, "is": 9.0,
                                                                          "precision": 0.9, "recall": 0.9}})
     write_json(results / "classifier" / IMAGE / "info.json", {"test_accuracy": 0.9, "train_seconds": 3.0})
@@ -250,11 +339,23 @@ def write_results(root: Path, df: pd.DataFrame) -> Path:
         log.to_csv(run / "log.csv", index=False)
         shutil.copyfile(root / ("points.png" if row["kind"] == "points" else "images.png"), run / "samples.png")
         if row["kind"] == "points":
-            write_json(run / "metrics.json", {k: v for k, v in row.items() if not pd.isna(v)})
+            counts = [400, 2, 1, 0, 0, 0, 0, 0] if row["status"] == "ok" else []
+            curve = [{"step": s, "modes": m, "modes_reached": 1, "hq_percent": 10.0 * m, "mode_counts": counts}
+                     for s, m in ((20, 2.0), (40, 3.0))]
+            write_json(run / "metrics.json", {**{k: v for k, v in row.items() if not pd.isna(v)},
+                                              **({"mode_counts": counts, "mode_min_samples": 32, "mode_curve": curve}
+                                                 if counts else {})})
+            settings = {"architecture": {"name": "mlp", "hidden": 16}, "z_dim": 8}
+            write_json(run / "train.json", {"settings": settings, "status": row["status"],
+                                            "data": {"name": POINTS, "kind": "points", "shape": [2], "num_classes": 8}})
+            for step in (20, 40):
+                torch_save(points_family.generator().state_dict(), run / "snapshots" / f"step{step:08d}.pt")
             continue
         fid = row["fid"]
         curve = [] if pd.isna(fid) else [{"step": 20, "fid": fid + 5.0}, {"step": 40, "fid": fid}]
-        write_json(run / "metrics.json", {**{k: v for k, v in row.items() if not pd.isna(v)}, "fid_curve": curve})
+        classes = {"class_counts": [300] * 9 + [1], "class_min_samples": 28} if row["status"] == "ok" else {}
+        write_json(run / "metrics.json", {**{k: v for k, v in row.items() if not pd.isna(v)}, "fid_curve": curve,
+                                          **classes})
         settings = {"architecture": {"name": "mlp", "hidden": 16}, "z_dim": 8}
         write_json(run / "train.json", {"settings": settings, "data": meta, "status": row["status"]})
         family = ARCHITECTURES.get("mlp")(SHAPE, "image", 8, 10, {"hidden": 16}, "architecture")
@@ -345,7 +446,8 @@ def test_report_tables(report):
     fid = page.tables["fid"]
     assert list(fid) == ["A baseline", XSS, "C always diverges", "data (real vs real)"]  # config order, then floor
     assert fid["A baseline"][0].startswith("13.00 ± 2.58 n=4")
-    assert fid[XSS][0].startswith("8.00 ± 1.00† n=3 [7.00, 9.00]")  # Welch p ≈ 0.023 < 0.05
+    assert fid[XSS][0].startswith("8.00 ± 1.00 n=3 [7.00, 9.00]")  # exact p = 2/35 ≈ 0.057: no dagger
+    assert page.tables["modes"][XSS][0].startswith("7.0 ± 1.0† n=3")  # p = 1/35 < 0.05
     assert "1/4 diverged" in fid[XSS][0]
     assert fid["C always diverges"] == ["— 4/4 diverged"]
     assert fid["data (real vs real)"] == ["2.50"]
@@ -354,8 +456,9 @@ def test_report_tables(report):
     assert "5 diverged or failed run(s) are counted" in page.sentences["fid"]
     html = report.read_text()
     assert re.search(r'<td class="best"[^>]*>8\.00 ± 1\.00', html)  # best per column in bold
-    p_value = welch_by_hand([8.0, 9.0, 7.0], [10.0, 12.0, 14.0, 16.0])
-    assert f"Welch&#39;s t-test vs baseline: p = {p_value:.3g}" in html  # the p-value on hover
+    assert (f"exact permutation test vs baseline: p = {2 / 35:.3g}; the smallest p it can give for 3 vs the "
+            f"baseline&#39;s seeds is {1 / 35:.3g}") in html  # the p-value on hover
+    assert "With 4 seeds per side the smallest p this test\ncan give is 0.0286" in html
     # a metric no run produced: "—" in every cell and a sentence that says so
     assert page.tables["reverse_kl"]["A baseline"] == ["— 4/4 without a value"]
     assert page.sentences["reverse_kl"].startswith("No run produced this metric")
@@ -371,6 +474,8 @@ def test_report_folder_is_self_contained(report):
     names = {Path(s).name for s in page.images}
     for expected in (f"losses_{IMAGE}.png", f"dout_{IMAGE}.png", f"fidcurve_{IMAGE}.png", f"fidstrip_{IMAGE}.png",
                      f"prc_{IMAGE}.png", f"modes_{POINTS}.png", f"interp_{IMAGE}__base__seed0.png",
+                     f"mode_counts_{POINTS}.png", f"class_counts_{IMAGE}.png", f"modecurve_{POINTS}.png",
+                     f"hopping_{POINTS}.png",
                      f"dfilters_{IMAGE}__xss__seed2.png", f"nn_{IMAGE}__base__seed0.png"):
         assert expected in names
     html = report.read_text()
@@ -451,3 +556,127 @@ def test_time_breakdown_counts_every_jobs_cpu_seconds(tmp_path):
     assert row["share"] == pytest.approx(100 * 30 / 42) and row["eval_ratio"] == pytest.approx(100 * 6 / 30)
     assert timing["shared"][0]["total"] == 14.0  # prepare 2 + classifier 7 + features 5
     assert timing["total"]["total"] == 56.0 and timing["total"]["share"] == pytest.approx(100 * 30 / 56)
+
+
+# ---------------------------------------------------------------------------------------------- lecture pictures
+# where each loss's D cannot tell real from fake: the D output (logit for the BCE games, D itself for LSGAN, any
+# t in [−1, 1] for the hinge loss, any value equal on both sides for the relativistic losses) at which its declared
+# equilibrium values must hold
+EQUILIBRIUM_OUTPUT = {"minimax": 0.0, "nonsaturating": 0.0, "lsgan": 0.5, "hinge": 0.3, "rasgan": 0.3,
+                      "ralsgan": -0.7}
+
+
+def test_each_loss_declares_the_values_its_functions_take_where_d_cannot_tell():
+    from ganbench.losses import LOSSES
+
+    for name in LOSSES:
+        loss = LOSSES.get(name)()
+        d_eq, g_eq = type(loss).equilibrium
+        if name not in EQUILIBRIUM_OUTPUT:
+            assert (d_eq, g_eq) == (None, None), name  # e.g. a Wasserstein critic: no such value
+            continue
+        out = torch.full((16,), EQUILIBRIUM_OUTPUT[name])
+        assert float(loss.d_loss(out, out)) == pytest.approx(d_eq, abs=1e-6), name
+        if g_eq is None:
+            assert float(loss.g_loss(out, out)) != float(loss.g_loss(out, out - 0.2))  # hinge: G's is not pinned
+        else:
+            assert float(loss.g_loss(out, out)) == pytest.approx(g_eq, abs=1e-6), name
+    assert LOSSES.get("minimax").equilibrium[1] == pytest.approx(-math.log(2))  # not the non-saturating log 2
+    assert LOSSES.get("nonsaturating").equilibrium[1] == pytest.approx(math.log(2))
+
+
+def test_loss_plot_draws_each_variants_own_reference_lines():
+    from ganbench.report import plots
+    from ganbench.report.build import _equilibria
+
+    raw = {**RAW_CONFIG, "variants": [{"name": "mm", "loss": "minimax"}, {"name": "ns"},
+                                      {"name": "wgp", "loss": "wgan-gp", "d_steps": 5}]}
+    config = Config(raw)
+    equilibria = _equilibria(config, ["mm", "ns", "wgp"])
+    assert equilibria == {"mm": (pytest.approx(2 * math.log(2)), pytest.approx(-math.log(2))),
+                          "ns": (pytest.approx(2 * math.log(2)), pytest.approx(math.log(2))), "wgp": (None, None)}
+    logs = pd.DataFrame([{"variant": v, "seed": s, "step": step, "loss_d": 1.0, "loss_g": 0.5}
+                         for v in ("mm", "ns", "wgp") for s in (0, 1) for step in (10, 20)])
+    grid = plots.loss_grid(logs, "ring8", ["mm", "ns", "wgp"], equilibria)
+
+    def dashed(ax) -> list[float]:
+        return sorted(round(float(line.get_ydata()[0]), 6) for line in ax.get_lines() if line.get_linestyle() == "--")
+
+    assert dashed(grid.axes_dict["mm"]) == [round(-math.log(2), 6), round(2 * math.log(2), 6)]
+    assert dashed(grid.axes_dict["ns"]) == [round(math.log(2), 6), round(2 * math.log(2), 6)]
+    assert dashed(grid.axes_dict["wgp"]) == []
+
+
+def test_conditional_interpolation_keeps_one_label_per_strip():
+    from ganbench.models import ARCHITECTURES
+    from ganbench.report.networks import interpolation_inputs
+    from ganbench.train.conditioning import LabelledSampler, conditioning_of
+
+    conditioning = conditioning_of({"conditional": "concat"}, 10)
+    g = ARCHITECTURES.get("mlp")(SHAPE, "image", conditioning.g_inputs(8), 10, {"hidden": 16}, "a").generator()
+    z, labels = interpolation_inputs(LabelledSampler(g, conditioning), 8, steps=6)
+    strips = labels.view(10, 6)
+    assert (strips == strips[:, :1]).all() and strips[:, 0].tolist() == list(range(10))  # one label a strip
+    assert torch.equal(z.view(10, 6, 8)[0], z.view(10, 6, 8)[9])  # the same path in z under every label
+    assert not torch.equal(z[0], z[5])  # and it moves
+    z_plain, none = interpolation_inputs(g, 8, rows=4, steps=6)
+    assert none is None and z_plain.shape == (24, 8)
+
+
+class Brightness(torch.nn.Module):
+    """A 'generator' whose image is one grey level: 0.4·z₀ (unconditional) or the centre of the bin of the label
+    code Σ_c onehot_c · c (conditional), in [-1, 1]."""
+
+    def __init__(self, conditional: bool):
+        super().__init__()
+        self.conditional = conditional
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # a parameter, for the device lookup
+
+    def forward(self, code):
+        if self.conditional:
+            level = (code[:, -10:] * torch.arange(10.0)).sum(1)
+            value = ((level + 0.5) / 10) * 2 - 1
+        else:
+            value = (0.4 * code[:, 0]).clamp(-1, 1)
+        return value[:, None, None, None].expand(-1, *SHAPE) + 0 * self.anchor
+
+
+class BrightnessClassifier:
+    """Ten classes by mean brightness in tenths; the logit of class c falls with the distance to its bin centre."""
+
+    def infer(self, x):
+        b = x.float().mean(dim=(1, 2, 3)) / 255
+        logits = -(b[:, None] - (torch.arange(10.0) + 0.5) / 10).abs() * 100
+        return b[:, None], logits
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_latent_arithmetic_adds_the_class_means(tmp_path, conditional):
+    from ganbench.report.networks import arithmetic_triplets, latent_arithmetic
+    from ganbench.train.conditioning import LabelledSampler, conditioning_of
+
+    net = Brightness(conditional)
+    if conditional:
+        net = LabelledSampler(net, conditioning_of({"conditional": "concat"}, 10))
+    picture = latent_arithmetic(net, 8, BrightnessClassifier(), 10, tmp_path / "arith.png",
+                                class_names=tuple(f"c{i}" for i in range(10)))
+    assert (tmp_path / "arith.png").is_file()
+    # a generator linear in its input: mean(A) − mean(B) + mean(C) for classes (a, a+1, a+2) shows class a + 1
+    for a, b, c in arithmetic_triplets(10):
+        assert f"c{a} − c{b} + c{c} → c{a + 1}" in picture.note, picture.note
+    assert "left out" not in picture.note
+
+
+def test_latent_arithmetic_leaves_out_triplets_of_classes_no_sample_shows(tmp_path):
+    from ganbench.report.networks import latent_arithmetic
+
+    class Dim(Brightness):  # never brighter than class 6: classes 7, 8, 9 have no sample
+        def forward(self, code):
+            return super().forward(code).clamp(max=0.38)
+
+    picture = latent_arithmetic(Dim(False), 8, BrightnessClassifier(), 10, tmp_path / "arith.png")
+    assert "class 0 − class 1 + class 2 → class 1" in picture.note and "class 6 − class 7" not in picture.note
+    assert "rows left out: no sample shows class 7, class 8" in picture.note
+    with pytest.raises(ValueError, match="no triplet to show"):
+        latent_arithmetic(Dim(False), 8, BrightnessClassifier(), 10, tmp_path / "none.png",
+                          samples=1)

@@ -89,6 +89,7 @@ class DatasetBuilder(ABC):
     # are no part of the prepared data's identity, so changing a mirror prepares nothing again
     source_options: ClassVar[tuple[str, ...]] = ()
     citation: ClassVar[str] = ""
+    class_names: ClassVar[tuple[str, ...]] = ()  # label i's name, for the report's captions (empty: "class i")
 
     def __init__(self, name: str, options: dict[str, Any] | None = None):
         self.name = name

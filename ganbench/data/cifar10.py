@@ -77,6 +77,7 @@ class CIFAR10(DatasetBuilder):
     }
     source_options = ("mirrors",)
     citation = "Krizhevsky, Learning multiple layers of features from tiny images (2009)"
+    class_names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
     archive = "cifar-10-python.tar.gz"
     checksum = "c58f30108f718f92721af3b95e74349a"  # MD5 of the archive, as published on the CIFAR page
     folder = "cifar-10-batches-py"

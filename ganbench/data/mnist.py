@@ -129,6 +129,8 @@ class FashionMNIST(IdxClassification):
     checksums = FASHION_CHECKSUMS
     mirror_hint = FASHION_HINT
     citation = "Xiao, Rasul and Vollgraf, Fashion-MNIST (arXiv:1708.07747, 2017)"
+    class_names = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                   "ankle boot")
 
 
 @DATASETS.register("mnist")

@@ -62,6 +62,9 @@ class GANLoss(ABC):
     needs_real_logits_in_g_step: ClassVar[bool] = False
     needs_real_input_grad: ClassVar[bool] = False
     citation: ClassVar[str] = ""
+    # (D's loss, G's loss) where D cannot tell real from fake (D = ½ for the probabilistic losses), drawn as reference
+    # lines in the report's loss plot; None where the loss has no such value (a Wasserstein critic's is arbitrary)
+    equilibrium: ClassVar[tuple[float | None, float | None]] = (None, None)
 
     def __init__(self, options: dict | None = None, key: str = "loss_options"):
         self.options = resolve_options(self.defaults, options, key, self.ranges)

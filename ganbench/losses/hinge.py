@@ -10,6 +10,7 @@ from ganbench.losses.base import LOSSES, GANLoss
 @LOSSES.register("hinge")
 class Hinge(GANLoss):
     citation = "Lim & Ye, Geometric GAN (2017); Miyato et al., Spectral Normalization (ICLR 2018)"
+    equilibrium = (2.0, None)  # D = t on both, |t| ≤ 1: D's loss 2; G's −t is not determined
 
     def d_loss(self, real_logits, fake_logits):
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()

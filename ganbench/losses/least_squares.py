@@ -9,6 +9,7 @@ from ganbench.losses.base import LOSSES, GANLoss
 class LeastSquares(GANLoss):
     uses_real_target = True
     citation = "Mao et al., Least Squares Generative Adversarial Networks (ICCV 2017)"
+    equilibrium = (0.25, 0.125)  # D(x) = D(G(z)) = ½: D ½(½ − 1)² + ½(½)²; G ½(½ − 1)²
 
     def d_loss(self, real_logits, fake_logits):
         return 0.5 * ((real_logits - self.real_target) ** 2).mean() + 0.5 * (fake_logits**2).mean()

@@ -25,6 +25,7 @@ class _BinaryCrossEntropyD(GANLoss):
 @LOSSES.register("minimax")
 class Minimax(_BinaryCrossEntropyD):
     citation = "Goodfellow et al., Generative Adversarial Nets (NeurIPS 2014), Eq. 1"
+    equilibrium = (1.3862943611198906, -0.6931471805599453)  # D: 2 log 2; G: log(1 − ½) = −log 2
 
     def g_loss(self, real_logits, fake_logits):
         return -F.softplus(fake_logits).mean()
@@ -33,6 +34,7 @@ class Minimax(_BinaryCrossEntropyD):
 @LOSSES.register("nonsaturating")
 class NonSaturating(_BinaryCrossEntropyD):
     citation = "Goodfellow et al. 2014, Sec. 3 (the -log D trick)"
+    equilibrium = (1.3862943611198906, 0.6931471805599453)  # D: 2 log 2; G: −log ½ = log 2
 
     def g_loss(self, real_logits, fake_logits):
         return F.softplus(-fake_logits).mean()

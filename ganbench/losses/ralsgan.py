@@ -17,6 +17,7 @@ from ganbench.losses.base import LOSSES, SymmetricRelativisticLoss
 class RaLSGAN(SymmetricRelativisticLoss):
     citation = "Jolicoeur-Martineau, The relativistic discriminator: a key element missing from standard GAN " \
                "(ICLR 2019), RaLSGAN"
+    equilibrium = (2.0, 2.0)  # equal logits on both: (−1)² + 1² each
 
     def d_loss(self, real_logits, fake_logits):
         return ((real_logits - fake_logits.mean() - 1.0) ** 2).mean() + \

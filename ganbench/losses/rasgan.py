@@ -23,6 +23,7 @@ from ganbench.losses.base import LOSSES, SymmetricRelativisticLoss
 class RaSGAN(SymmetricRelativisticLoss):
     citation = "Jolicoeur-Martineau, The relativistic discriminator: a key element missing from standard GAN " \
                "(ICLR 2019), RaSGAN"
+    equilibrium = (1.3862943611198906, 1.3862943611198906)  # equal logits on both: 2 softplus(0) = 2 log 2 each
 
     def d_loss(self, real_logits, fake_logits):
         return F.softplus(fake_logits.mean() - real_logits).mean() + F.softplus(fake_logits - real_logits.mean()).mean()

@@ -15,11 +15,17 @@ to the run:
 =================  =========================================================================================
 fidelity           FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training
                    snapshot (best and final are reported, since GANs often collapse late)
-classes            classes covered and class KL (labelled image datasets, domain classifier)
-stacked_modes      modes out of 1000 and KL to uniform on ``stacked_samples`` samples (stacked datasets)
+classes            classes covered and class KL (labelled image datasets, domain classifier), classes reached by
+                   ``mode_min_share`` of a uniform share, samples per class
+stacked_modes      modes out of 1000 and KL to uniform on ``stacked_samples`` samples (stacked datasets), modes
+                   reached, samples per mode
 memorization       memorization ratio (nearest training neighbour, generated vs held-out)
-mixture            modes, high-quality %, reverse KL (2-D mixtures)
+mixture            modes, modes reached, high-quality %, reverse KL and samples per mode (2-D mixtures) on
+                   ``mixture_samples`` samples (the PacGAN / VEEGAN protocol: 2500), for the final weights and for
+                   every training snapshot (``mode_curve``: the generator moving between modes)
 critic             Wasserstein estimate of the final critic on held-out data (WGAN, WGAN-GP)
+reconstruction     reconstruction error of ``num_samples`` test images (VAE, autoencoder: the encoder from the
+                   newest checkpoint)
 conditional        classifier accuracy on requested labels (conditional architectures; none yet)
 =================  =========================================================================================
 
@@ -50,6 +56,7 @@ from ganbench.metrics.extractors import CLASS_FEATURES, CLASS_LOGITS, CLASSIFIER
 from ganbench.metrics.fidelity import FIDELITY_METRICS, class_coverage, fid_from_features, fidelity_metrics, real_caches
 from ganbench.metrics.memorization import median_distance, memorization_ratio
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
+from ganbench.metrics.reconstruction import is_reconstruction_model, load_codec, reconstruction_metrics
 from ganbench.models import ARCHITECTURES
 from ganbench.progress import log as progress_log
 from ganbench.registry import Registry
@@ -81,10 +88,18 @@ def is_stacked(data: Prepared) -> bool:
     return bool(data.meta.get("base_dataset"))
 
 
-def stacked_total(data: Prepared, options: dict[str, Any]) -> int:
-    """Samples to draw: ``num_samples``, or ``stacked_samples`` for the mode count of a stacked dataset."""
+def sample_total(data: Prepared, options: dict[str, Any]) -> int:
+    """Samples to draw from a generator of this dataset: ``mixture_samples`` for a 2-D mixture (its protocol's
+    count), ``num_samples`` for images, or ``stacked_samples`` when more for the mode count of a stacked dataset."""
+    if data.kind == "points":
+        return int(options["mixture_samples"])
     n = int(options["num_samples"])
     return max(n, int(options["stacked_samples"])) if is_stacked(data) else n
+
+
+def mixture_options(options: dict[str, Any]) -> tuple[int, float]:
+    """(samples per mixture evaluation, ``mode_min_share``)."""
+    return int(options["mixture_samples"]), float(options["mode_min_share"])
 
 
 # ------------------------------------------------------------------------------------------- real side
@@ -124,14 +139,15 @@ def _floor(data: Prepared, pipe: FeaturePipeline, real: dict[str, Any], heldout:
     """Real-vs-real values of every metric that has one: the other split plays the generator."""
     n, seed, bs = int(options["num_samples"]), int(options["seed"]), int(options["batch_size"])
     other = "train" if options["real_split"] == "test" else "test"
-    sample = _subset(getattr(data, f"x_{other}"), stacked_total(data, options), seed + 1)
+    sample = _subset(getattr(data, f"x_{other}"), sample_total(data, options), seed + 1)
     feats = pipe(_batches(sample, bs), head=n)
     metrics: dict[str, Any] = fidelity_metrics(feats, real, options)
     labels = feats[CLASS_LOGITS].argmax(1).numpy() if CLASS_LOGITS in feats else None
+    share = float(options["mode_min_share"])
     if labels is not None and data.num_classes:
-        metrics.update(class_coverage(labels[:n], data.num_classes))
+        metrics.update(class_coverage(labels[:n], data.num_classes, share))
     if labels is not None and is_stacked(data):
-        metrics.update(stacked_mode_metrics(labels, data.num_classes))
+        metrics.update(stacked_mode_metrics(labels, data.num_classes, share))
     if heldout is not None and "memorization" in real:
         mem = real["memorization"]
         second = pipe(_batches(heldout, bs), roles=[CLASS_FEATURES])[CLASS_FEATURES]
@@ -167,6 +183,11 @@ def generate(net, z_dim: int, n: int, batch_size: int, seed: int, device: torch.
     for i in range(0, n, batch_size):
         z = torch.randn(min(batch_size, n - i), z_dim, generator=gen).to(device)
         yield net(z).float()
+
+
+def snapshots(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every generator snapshot the trainer saved under ``snapshots/``, in step order."""
+    return [(int(p.stem[4:]), p) for p in sorted((Path(run_dir) / "snapshots").glob("step*.pt"))]
 
 
 @dataclass
@@ -243,8 +264,8 @@ class RunContext:
     @cached_property
     def generated(self) -> dict[str, torch.Tensor]:
         """Features of the final generator's samples: every role for the first ``num_samples``, classifier
-        labels for all ``stacked_total`` of them."""
-        return self.pipeline(self.samples(self.generator[0], stacked_total(self.data, self.options)), head=self.n)
+        labels for all ``sample_total`` of them."""
+        return self.pipeline(self.samples(self.generator[0], sample_total(self.data, self.options)), head=self.n)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -283,8 +304,7 @@ def _fidelity(ctx: RunContext) -> dict[str, Any]:
     out.update({"extractor": ctx.pipeline.main_name, "prc_extractor": ctx.pipeline.roles[PRC][0]})
     curve = []
     c0 = time.process_time()
-    for snap in sorted((ctx.run_dir / "snapshots").glob("step*.pt")):
-        step = int(snap.stem[4:])
+    for step, snap in snapshots(ctx.run_dir):
         if step >= int(ctx.train["steps"]):  # the final weights: already measured
             curve.append({"step": step, "fid": out["fid"]})
             continue
@@ -297,16 +317,17 @@ def _fidelity(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-@evaluator("classes", ("classes_covered", "class_kl"),
+@evaluator("classes", ("classes_covered", "classes_reached", "class_kl"),
            lambda ctx: _image(ctx) and ctx.has_classifier and ctx.data.num_classes > 0)
 def _classes(ctx: RunContext) -> dict[str, Any]:
-    return class_coverage(ctx.labels[:ctx.n], ctx.data.num_classes)
+    return class_coverage(ctx.labels[:ctx.n], ctx.data.num_classes, float(ctx.options["mode_min_share"]))
 
 
-@evaluator("stacked_modes", ("stacked_modes", "stacked_kl"),
+@evaluator("stacked_modes", ("stacked_modes", "stacked_modes_reached", "stacked_kl"),
            lambda ctx: _image(ctx) and ctx.has_classifier and is_stacked(ctx.data))
 def _stacked_modes(ctx: RunContext) -> dict[str, Any]:
-    return {**stacked_mode_metrics(ctx.labels, ctx.data.num_classes), "stacked_samples": len(ctx.labels)}
+    return {**stacked_mode_metrics(ctx.labels, ctx.data.num_classes, float(ctx.options["mode_min_share"])),
+            "stacked_samples": len(ctx.labels)}
 
 
 @evaluator("memorization", ("memorization_ratio",), lambda ctx: _image(ctx) and ctx.has_classifier)
@@ -319,17 +340,37 @@ def _memorization(ctx: RunContext) -> dict[str, Any]:
             "memorization_samples": len(gen), "nn_train_distance_heldout": float(mem["heldout_median"])}
 
 
-@evaluator("mixture", ("modes", "hq_percent", "reverse_kl"), lambda ctx: ctx.data.kind == "points")
+@evaluator("mixture", ("modes", "modes_reached", "hq_percent", "reverse_kl"), lambda ctx: ctx.data.kind == "points")
 def _mixture(ctx: RunContext) -> dict[str, Any]:
-    net, z_dim = ctx.generator
+    n, share = mixture_options(ctx.options)
     bs, seed = int(ctx.options["batch_size"]), int(ctx.options["seed"])
-    points = torch.cat(list(generate(net, z_dim, ctx.n, bs, seed, ctx.device))).cpu().numpy()
-    return mixture_metrics(points, np.asarray(ctx.data.meta["centers"]), float(ctx.data.meta["sigma"]))
+    centers, sigma = np.asarray(ctx.data.meta["centers"]), float(ctx.data.meta["sigma"])
+
+    def measure(net: torch.nn.Module) -> dict[str, Any]:
+        points = torch.cat(list(generate(net, ctx.generator[1], n, bs, seed, ctx.device))).cpu().numpy()
+        return mixture_metrics(points, centers, sigma, min_share=share)
+
+    out: dict[str, Any] = {**measure(ctx.generator[0]), "mixture_samples": n, "mode_min_share": share}
+    curve = []
+    for step, snap in snapshots(ctx.run_dir):  # the same noise at every snapshot: mode hopping shows as such
+        final = step >= int(ctx.train["steps"])
+        curve.append({"step": step, **(out if final else measure(load_generator(ctx.run_dir, ctx.data, ctx.device,
+                                                                                 snap)[0]))})
+    out["mode_curve"] = [{k: c[k] for k in ("step", "modes", "modes_reached", "hq_percent", "mode_counts")}
+                         for c in curve]
+    return out
 
 
 @evaluator("critic", ("wasserstein",), lambda ctx: is_wasserstein(ctx.settings))
 def _critic(ctx: RunContext) -> dict[str, Any]:
     return critic_estimate(ctx.run_dir, ctx.data, ctx.settings, ctx.options, ctx.device)
+
+
+@evaluator("reconstruction", ("reconstruction_bce", "reconstruction_mse"),
+           lambda ctx: _image(ctx) and is_reconstruction_model(ctx.settings))
+def _reconstruction(ctx: RunContext) -> dict[str, Any]:
+    model = load_codec(ctx.run_dir, ctx.data.shape, ctx.settings, ctx.data.num_classes, ctx.device)
+    return reconstruction_metrics(model, ctx.data.x_test[:ctx.n], int(ctx.options["batch_size"]), ctx.device)
 
 
 @evaluator("conditional", ("conditional_accuracy",),

@@ -30,7 +30,7 @@ import torch
 from ganbench.metrics.kid import kid as kid_metric
 from ganbench.metrics.kid import real_sums
 from ganbench.metrics.manifold import knn_radii, prdc
-from ganbench.metrics.modes import histogram_coverage
+from ganbench.metrics.modes import histogram_coverage, label_counts, min_samples, reached
 
 FIDELITY_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage")
 
@@ -113,7 +113,11 @@ def fidelity_metrics(gen: dict[str, torch.Tensor], real: dict[str, Any], options
     }
 
 
-def class_coverage(pred_labels: np.ndarray, num_classes: int) -> dict[str, float]:
-    """Classes the samples fall into (≥ 1 sample) and KL(sample class histogram ‖ uniform)."""
+def class_coverage(pred_labels: np.ndarray, num_classes: int, min_share: float = 0.1) -> dict[str, Any]:
+    """Classes the samples fall into (≥ 1 sample), KL(sample class histogram ‖ uniform), the classes reached by
+    ``min_share`` of a uniform share (``ganbench.metrics.modes``), the samples per class and the count a class
+    needs to be reached."""
     covered, kl = histogram_coverage(pred_labels, num_classes)
-    return {"classes_covered": covered, "class_kl": kl}
+    counts = label_counts(pred_labels, num_classes)
+    return {"classes_covered": covered, "class_kl": kl, "classes_reached": reached(counts, len(pred_labels), min_share),
+            "class_counts": counts.tolist(), "class_min_samples": min_samples(len(pred_labels), num_classes, min_share)}

@@ -5,8 +5,10 @@ stride-2 convolutions. BatchNorm in both (not on G's output nor D's input), ReLU
 Tanh output. ``layernorm_d`` puts layer normalisation where D's BatchNorm would be (``GroupNorm`` with one group:
 each sample normalised over its channels and pixels, with a per-channel affine), the critic normalisation of
 Gulrajani et al. (2017, Sec. 4) for a gradient penalty; it replaces ``batchnorm_d``, so set that false.
-28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four). The transposed convolutions are ``ganbench.models.conv_transpose.ConvTranspose2d``: ``nn.ConvTranspose2d`` with a faster CPU path
-for the few-channel output layer.
+28×28 starts from a 7×7 map (two upsamplings), 32 and 64 from 4×4 (three and four). The transposed
+convolutions are ``ganbench.models.conv_transpose.ConvTranspose2d``: ``nn.ConvTranspose2d`` with a faster CPU path
+for the few-channel output layer. The activations work in place (as in the PyTorch DCGAN example): they overwrite
+the convolution's or normalisation's output, which no backward formula needs, instead of writing a new tensor.
 """
 
 from __future__ import annotations
@@ -54,12 +56,12 @@ class DCGAN(Architecture):
                                    Reshape(channels[0], start, start)]
         if bn:
             layers.append(nn.BatchNorm2d(channels[0]))
-        layers.append(nn.ReLU())
+        layers.append(nn.ReLU(inplace=True))
         for c_in, c_out in zip(channels, channels[1:]):
             layers.append(ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not bn))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))
         layers += [ConvTranspose2d(channels[-1], self.shape[0], 4, 2, 1), nn.Tanh()]  # fast on the CPU (its module)
         net = nn.Sequential(*layers)
         init_dcgan_weights(net)
@@ -69,14 +71,14 @@ class DCGAN(Architecture):
         start, channels = self._plan()
         bn, ln = self.options["batchnorm_d"], self.options["layernorm_d"]
         rev = channels[::-1]  # narrowest first
-        layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(self.shape[0], rev[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for c_in, c_out in zip(rev, rev[1:]):
             layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not (bn or ln)))
             if bn:
                 layers.append(nn.BatchNorm2d(c_out))
             if ln:
                 layers.append(nn.GroupNorm(1, c_out))
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
         layers += [nn.Flatten(), nn.Linear(rev[-1] * start * start, 1), nn.Flatten(0)]
         net = nn.Sequential(*layers)
         init_dcgan_weights(net)

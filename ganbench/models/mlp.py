@@ -2,6 +2,7 @@
 
 G: noise → [Linear → ReLU] × layers → Linear(prod(shape)) → Tanh (images; identity for 2-D points).
 D: flatten → [Linear → LeakyReLU(0.2) (or ReLU)] × layers → Linear(1): one logit (the sigmoid lives in the loss).
+The hidden activations work in place on the Linear's (or BatchNorm's) output, which no backward formula needs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from ganbench.models.base import ARCHITECTURES, Architecture, Reshape, output_ac
 
 
 def _activation(name: str) -> nn.Module:
-    return nn.ReLU() if name == "relu" else nn.LeakyReLU(0.2)
+    return nn.ReLU(inplace=True) if name == "relu" else nn.LeakyReLU(0.2, inplace=True)
 
 
 @ARCHITECTURES.register("mlp")
@@ -27,7 +28,7 @@ class MLP(Architecture):
             blocks.append(nn.Linear(width, hidden))
             if self.options["batchnorm_g"]:
                 blocks.append(nn.BatchNorm1d(hidden))
-            blocks.append(nn.ReLU())
+            blocks.append(nn.ReLU(inplace=True))
             width = hidden
         blocks += [nn.Linear(width, self.out_dim), output_activation(self.kind), Reshape(*self.shape)]
         return nn.Sequential(*blocks)

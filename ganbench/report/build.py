@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 # Tables appear in this order (the issue's: quality, then diversity, then mixtures); metrics registered later and
 # not listed here follow in alphabetical order.
 TABLE_ORDER = ("fid", "fid_best", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
-               "class_kl", "modes", "hq_percent", "reverse_kl")
+               "classes_reached", "class_kl", "stacked_modes", "stacked_modes_reached", "stacked_kl", "modes",
+               "modes_reached", "hq_percent", "reverse_kl")
+DIFFUSE_HQ = 50.0  # mean high-quality % below which a mixture table says its generators are diffuse
 # Errors that make one network picture impossible (missing or unreadable file, a state dict that does not fit).
 PICTURE_ERRORS = (GanbenchError, OSError, RuntimeError, KeyError, ValueError, IndexError, TypeError)
 
@@ -174,7 +176,7 @@ def _table_view(table: Table, df: pd.DataFrame, seeds: int) -> dict[str, Any]:
             cells.setdefault(variant, {})[dataset] = {
                 "bad": f"{bad}/{len(runs)} {_failure_word(runs['status'])}" if bad else "",
                 "missing": f"{missing}/{len(runs)} without a value" if missing else "",
-                "p": "" if cell.p_value is None else f"Welch's t-test vs baseline: p = {cell.p_value:.3g}",
+                "p": _p_text(cell),
             }
             n_ok.append(cell.n)
             bad_total, missing_total, runs_total = bad_total + bad, missing_total + missing, runs_total + len(runs)
@@ -193,6 +195,47 @@ def _table_view(table: Table, df: pd.DataFrame, seeds: int) -> dict[str, Any]:
     if missing_total:
         sentence += f" {missing_total} finished run(s) have no value for this metric and are left out likewise."
     return {"t": table, "cells": cells, "sentence": sentence}
+
+
+def _p_text(cell: Any) -> str:
+    """The hover text of a cell's test against the baseline."""
+    c = cell.comparison
+    if c is None:
+        return ""
+    floor = f"; the smallest p it can give for {cell.n} vs the baseline's seeds is {c.min_p:.3g}" if c.min_p else ""
+    return f"{c.test} vs baseline: p = {c.p_value:.3g}{floor}"
+
+
+def _significance(seeds: int, alpha: float) -> dict[str, Any]:
+    """What the tables' note says about the test for the configured seed count: its name, the smallest p it can
+    give with every seed finished on both sides, and whether that can reach ``alpha`` at all."""
+    from ganbench.report import stats
+
+    floor = stats.min_attainable_p(seeds, seeds)
+    exact = seeds >= 2 and stats.exact_feasible(seeds, seeds)
+    test = stats.EXACT if exact or seeds < 2 else f"{stats.WELCH} (a {stats.RANDOMIZED} where a group is constant)"
+    needed = next(n for n in range(2, 1000) if stats.min_attainable_p(n, n) < alpha)
+    return {"seeds": seeds, "test": test, "min_p": floor, "reachable": math.isfinite(floor) and floor < alpha,
+            "exact": exact, "needed": needed, "needed_p": stats.min_attainable_p(needed, needed)}
+
+
+def _mixture_quality_notes(table: Table, df: pd.DataFrame, labels: dict[str, str]) -> list[str]:
+    """Under the 2-D mixtures' "modes captured" table: which variants are diffuse generators, whose mode counts say
+    where stray samples land rather than which modes they model (mean high-quality % below ``DIFFUSE_HQ``)."""
+    if table.metric.name != "modes" or "hq_percent" not in df.columns:
+        return []
+    notes = []
+    for dataset in table.datasets:
+        ok = df[(df["dataset"] == dataset) & (df["status"] == "ok")]
+        hq = pd.to_numeric(ok["hq_percent"], errors="coerce").groupby(ok["variant"]).mean().dropna()
+        diffuse = [f"{labels[v]} ({hq[v]:.0f} %)" for v in labels if v in hq.index and hq[v] < DIFFUSE_HQ]
+        if diffuse:
+            notes.append(f"{dataset}: {len(diffuse)} of {len(hq)} configurations put under {DIFFUSE_HQ:.0f} % of their "
+                         f"samples within 3σ of a mode: {', '.join(diffuse)}. These generators are diffuse, not "
+                         "converged (a trained 2-D GAN puts nearly all its samples there, even when it collapses): "
+                         "a mode they 'capture' may hold a few stray samples. Read the modes reached and the per-run "
+                         "histograms under Plots beside the count.")
+    return notes
 
 
 # ---------------------------------------------------------------------------------------------- time
@@ -280,8 +323,9 @@ def _figures(df: pd.DataFrame, config: Config, results: Path, out: Path, dataset
         kind = sub["kind"].iloc[0]
         lg = logs[logs["dataset"] == dataset] if not logs.empty else logs
         if _finite(lg, "loss_d") or _finite(lg, "loss_g"):
-            add(dataset, "G and D losses (mean line, band: ± sd over seeds)",
-                plots.loss_curves(lg, dataset, img / f"losses_{dataset}.png", present))
+            add(dataset, "G and D losses (mean line, band: ± sd over seeds; dashed: the values where D cannot "
+                "tell real from fake)",
+                plots.loss_curves(lg, dataset, img / f"losses_{dataset}.png", present, _equilibria(config, present)))
         if _finite(lg, "d_real") or _finite(lg, "d_fake"):
             add(dataset, "D(x) and D(G(z)) (mean line, band: ± sd over seeds)",
                 plots.d_outputs(lg, dataset, img / f"dout_{dataset}.png", present))
@@ -300,7 +344,45 @@ def _figures(df: pd.DataFrame, config: Config, results: Path, out: Path, dataset
             n_modes = config.dataset_builder(dataset).num_classes
             add(dataset, "Modes captured (bar: mean, line: sd over seeds)",
                 plots.mode_bars(ok, dataset, present, n_modes, img / f"modes_{dataset}.png"))
+        _coverage_figures(sub, config, results, img, dataset, present, add)
     return figures
+
+
+def _coverage_figures(sub: pd.DataFrame, config: Config, results: Path, img: Path, dataset: str,
+                      present: list[str], add: Callable[[str, str, Path], None]) -> None:
+    """Per-mode / per-class sample counts of every run, and for 2-D mixtures the modes over training and the
+    mode-hopping scatter (ganbench.report.coverage)."""
+    from ganbench.data import load_prepared
+    from ganbench.report import coverage
+
+    data = None
+    if sub["kind"].iloc[0] == "points":
+        try:
+            data = load_prepared(results / "data" / f"{dataset}.npz")
+        except PICTURE_ERRORS as exc:
+            log.warning("report: %s: %s", dataset, exc)
+
+    def best_seed(variant: str) -> int | None:
+        runs = sub[(sub["variant"] == variant) & (sub["status"] == "ok")]
+        return None if runs.empty else int(_ranked(runs).iloc[0]["seed"])
+
+    coverage.figures(sub, lambda row: _run_dir(results, dataset, row["variant"], row["seed"]),
+                     {v: config.label(v) for v in present}, dataset, present, img, data, config.evaluation,
+                     best_seed, config.dataset_builder(dataset).num_classes, add)
+
+
+def _equilibria(config: Config, variants: list[str]) -> dict[str, tuple[float | None, float | None]]:
+    """Per variant, its loss's declared (D, G) values where D cannot tell real from fake (``GANLoss.equilibrium``);
+    none for the non-adversarial models, whose logged losses are reconstruction and KL terms."""
+    from ganbench.losses import LOSSES
+    from ganbench.models import ARCHITECTURES
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for variant in variants:
+        settings = config.settings(variant)
+        adversarial = ARCHITECTURES.get(settings["architecture"]["name"]).training_model == "gan"
+        out[variant] = LOSSES.get(settings["loss"]["name"]).equilibrium if adversarial else (None, None)
+    return out
 
 
 def _ranked(runs: pd.DataFrame) -> pd.DataFrame:
@@ -349,6 +431,7 @@ def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path
             data: Prepared | str = load_prepared(results / "data" / f"{dataset}.npz")
         except PICTURE_ERRORS as exc:
             data = str(exc)
+        context = _lecture_context(config, results, dataset)
         for variant in order:
             runs = sub[sub["variant"] == variant]
             if runs.empty:
@@ -362,12 +445,63 @@ def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path
                 continue
             item["seed"] = int(_ranked(ok).iloc[0]["seed"])
             item["pictures"], item["notes"] = _run_pictures(_run_dir(results, dataset, variant, item["seed"]),
-                                                            data, out, out / "img" / "networks")
+                                                            data, out, out / "img" / "networks", context)
     return items
 
 
-def _run_pictures(run_dir: Path, data: Any, out: Path, folder: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """The three network pictures of one run, and a one-line reason for each that cannot be made.
+def _lecture_context(config: Config, results: Path, dataset: str) -> dict[str, Any]:
+    """What the lecture's extra pictures of a run need besides the run: the dataset's domain classifier (latent
+    arithmetic; loaded at most once per dataset, into ``loaded``) and its class names."""
+    return {"classifier": results / "classifier" / dataset / "model.pt",
+            "class_names": tuple(config.dataset_builder(dataset).class_names), "loaded": {}}
+
+
+def _lecture_makers(run_dir: Path, train: dict[str, Any], prepared: Any, generator: Callable[[], list[Any]],
+                    folder: Path, stem: str, context: dict[str, Any] | None) -> list[tuple[str, Callable[[], Any]]]:
+    """The lecture's pictures beyond the three every run gets: latent-vector arithmetic for labelled data, and
+    for an autoencoder or VAE its reconstructions, encoder filters and latent space (ganbench.report.autoencoders)."""
+    from ganbench.metrics.reconstruction import is_reconstruction_model, load_codec
+    from ganbench.report import autoencoders, networks
+
+    context = context or {}
+    settings = train.get("settings") or {}
+    makers: list[tuple[str, Callable[[], Any]]] = []
+    if prepared is None or not prepared.num_classes or "classifier" not in context:
+        return makers
+
+    def arithmetic() -> Any:
+        from ganbench.metrics.classifier import load_classifier
+
+        loaded = context.setdefault("loaded", {})
+        if "classifier" not in loaded:
+            loaded["classifier"] = load_classifier(context["classifier"])
+        return networks.latent_arithmetic(*generator(), loaded["classifier"], prepared.num_classes,
+                                          folder / f"arith_{stem}.png", context.get("class_names", ()))
+
+    makers.append(("Latent-vector arithmetic", arithmetic))
+    if settings and is_reconstruction_model(settings):
+        codec: list[Any] = []
+
+        def model() -> Any:
+            if not codec:
+                codec.append(load_codec(run_dir, prepared.shape, settings, prepared.num_classes))
+            return codec[0]
+
+        makers += [
+            ("Input vs reconstruction", lambda: autoencoders.reconstructions(model(), prepared,
+                                                                             folder / f"recon_{stem}.png")),
+            ("First-layer filters of the encoder", lambda: autoencoders.encoder_filters(
+                model(), prepared.shape, folder / f"efilters_{stem}.png")),
+            ("Latent space (PCA)", lambda: autoencoders.latent_map(model(), prepared, folder / f"latent_{stem}.png",
+                                                                   context.get("class_names", ()))),
+        ]
+    return makers
+
+
+def _run_pictures(run_dir: Path, data: Any, out: Path, folder: Path,
+                  context: dict[str, Any] | None = None) -> tuple[list[dict[str, str]], list[str]]:
+    """The network pictures of one run (``_lecture_makers`` adds to the three), and a one-line reason for each that
+    cannot be made.
 
     ``data`` is the dataset's Prepared record, or the reason it could not be loaded (then the generator's shape
     comes from train.json and the neighbours are left out)."""
@@ -405,6 +539,7 @@ def _run_pictures(run_dir: Path, data: Any, out: Path, folder: Path) -> tuple[li
         ("Latent interpolation", lambda: networks.interpolation_strips(*generator(), folder / f"interp_{stem}.png")),
         ("First-layer filters of D", filters),
         ("Nearest training neighbours", neighbours),
+        *_lecture_makers(run_dir, train, prepared, generator, folder, stem, context),
     ]
     pictures: list[dict[str, str]] = []
     notes: list[str] = []
@@ -497,6 +632,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         for name in _metric_order()) if t is not None]
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
+        view["quality"] = _mixture_quality_notes(view["t"], df, labels)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
@@ -509,6 +645,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         variants=variants,
         baseline=config.label(config.baseline()),
         alpha=config.report["alpha"],
+        significance=_significance(len(config.seeds), config.report["alpha"]),
         bootstrap=config.report["bootstrap"],
         figures=_figures(df, config, results, out, datasets, order),
         datasets=datasets,

@@ -56,14 +56,38 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolation_strips(net: torch.nn.Module, z_dim: int, path: Path, rows: int = 4, steps: int = 10) -> Picture:
-    """``rows`` strips of ``steps`` images each, G(slerp(z0, z1, t)) for t from 0 to 1, from fixed latents."""
-    gen = torch.Generator().manual_seed(INTERP_SEED)
-    ends = torch.randn(2, rows, z_dim, generator=gen)
-    z = slerp(ends[0], ends[1], torch.linspace(0.0, 1.0, steps)).reshape(rows * steps, z_dim)
+    """``rows`` strips of ``steps`` images each, G(slerp(z0, z1, t)) for t from 0 to 1, from fixed latents.
+
+    A conditional generator (``LabelledSampler``) keeps one label along each strip: one strip per label (the first
+    ten), every strip between the same two latents, so a strip is an interpolation within a class and the rows
+    show the same path in z under each label."""
+    z, labels = interpolation_inputs(net, z_dim, rows, steps)
     device = next(net.parameters()).device
-    images = net(z.to(device)).float().cpu()
+    if labels is None:
+        images = net(z.to(device)).float().cpu()
+        note = f"{rows} strips, spherical interpolation in z over {steps} steps (fixed endpoints)"
+    else:
+        images = net(z.to(device), labels.to(device)).float().cpu()
+        note = (f"one strip per label (0–{len(labels) // steps - 1}, one label along each strip), spherical "
+                f"interpolation in z over {steps} steps between the same two fixed latents in every strip")
     save_image_grid(images, path, nrow=steps)
-    return Picture(path, f"{rows} strips, spherical interpolation in z over {steps} steps (fixed endpoints)")
+    return Picture(path, note)
+
+
+def interpolation_inputs(net: torch.nn.Module, z_dim: int, rows: int = 4, steps: int = 10
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The latents of ``interpolation_strips`` (strip after strip, ``steps`` each) and, for a conditional
+    generator, the label of each: constant along a strip, one strip per label (the first ten)."""
+    from ganbench.train.conditioning import LabelledSampler
+
+    gen = torch.Generator().manual_seed(INTERP_SEED)
+    t = torch.linspace(0.0, 1.0, steps)
+    if isinstance(net, LabelledSampler):
+        k = min(net.conditioning.k, 10)
+        ends = torch.randn(2, 1, z_dim, generator=gen)
+        return slerp(ends[0], ends[1], t).reshape(steps, z_dim).repeat(k, 1), torch.arange(k).repeat_interleave(steps)
+    ends = torch.randn(2, rows, z_dim, generator=gen)
+    return slerp(ends[0], ends[1], t).reshape(rows * steps, z_dim), None
 
 
 def first_layer_weights(d_state: dict[str, torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor | None:
@@ -118,6 +142,14 @@ def discriminator_filters(ckpt_path: Path, shape: tuple[int, ...], path: Path) -
     w = first_layer_weights(d_state, shape)
     if w is None:
         return None
+    shown = save_filter_grid(w, path)
+    return Picture(path, f"first {shown} first-layer filters of {which}, checkpoint at step "
+                         f"{int(gan.get('step', 0))}, each scaled to its own range")
+
+
+def save_filter_grid(w: torch.Tensor, path: Path) -> int:
+    """The first ``MAX_FILTERS`` filters of ``w`` (K×C×h×w) as one PNG grid, each scaled to its own range (grey:
+    one channel; colour: three; the mean over channels otherwise), small kernels enlarged; returns how many."""
     w = w[:MAX_FILTERS]
     if w.shape[1] not in (1, 3):  # neither grey nor RGB: show the mean over channels
         w = w.mean(1, keepdim=True)
@@ -127,8 +159,7 @@ def discriminator_filters(ckpt_path: Path, shape: tuple[int, ...], path: Path) -
     hi = w.amax(dim=(1, 2, 3), keepdim=True)
     w = (w - lo) / (hi - lo).clamp_min(1e-12) * 2 - 1  # each filter to [-1, 1], the grid saver's range
     save_image_grid(w, path, nrow=8)
-    return Picture(path, f"first {len(w)} first-layer filters of {which}, checkpoint at step "
-                         f"{int(gan.get('step', 0))}, each scaled to its own range")
+    return len(w)
 
 
 def _as_float(x: np.ndarray) -> torch.Tensor:
@@ -157,3 +188,78 @@ def nearest_neighbours(net: torch.nn.Module, z_dim: int, data: Prepared, path: P
     save_image_grid(torch.cat([fake, neighbours]), path, nrow=n)
     return Picture(path, f"top: {n} samples; bottom: nearest of {len(data.x_train)} training images (pixel L2; "
                          f"median distance {float(best_d.median()):.1f})")
+
+
+ARITH_SEED = 8765  # latents of the arithmetic picture
+ARITH_SAMPLES = 2000  # samples classified to find each class's exemplars
+EXEMPLARS = 3  # latents averaged per class (DCGAN: "averaging the Z vector for three exemplars")
+
+
+def arithmetic_triplets(num_classes: int, rows: int = 4) -> list[tuple[int, int, int]]:
+    """(A, B, C) label triplets shown: (a, a+1, a+2) for ``rows`` values of a spread over the classes."""
+    step = max(1, num_classes // rows)
+    return [(a, (a + 1) % num_classes, (a + 2) % num_classes) for a in range(0, num_classes, step)][:rows]
+
+
+def _name(names: tuple[str, ...], label: int) -> str:
+    return names[label] if label < len(names) else f"class {label}"
+
+
+@torch.no_grad()
+def latent_arithmetic(net: torch.nn.Module, z_dim: int, classifier, num_classes: int, path: Path,
+                      class_names: tuple[str, ...] = (), samples: int = ARITH_SAMPLES,
+                      exemplars: int = EXEMPLARS) -> Picture:
+    """DCGAN's vector arithmetic (Radford et al. 2016, Sec. 6.3) with classes as the concepts: one strip per
+    (A, B, C) triplet, G(z̄_A) | G(z̄_B) | G(z̄_C) | G(z̄_A − z̄_B + z̄_C).
+
+    z̄_c is the mean of the ``exemplars`` latents whose samples the domain ``classifier`` gives class c with the
+    highest confidence, out of ``samples`` fixed latents. For an unconditional G the latent is z and the class
+    comes from the classifier alone. For a conditional G (``LabelledSampler``) the latent is G's whole input
+    [z, onehot(y)] for the requested labels y (balanced), and an exemplar of c must be requested as c and
+    classified as c; the arithmetic then also acts on the label part. A triplet with a class no sample shows (a
+    collapsed generator) is left out and named in the note; ValueError when none is left."""
+    from ganbench.train.conditioning import LabelledSampler, balanced_labels
+    from ganbench.train.trainer import to_uint8
+
+    device = next(net.parameters()).device
+    gen = torch.Generator().manual_seed(ARITH_SEED)
+    z = torch.randn(samples, z_dim, generator=gen).to(device)
+    if isinstance(net, LabelledSampler):
+        requested = balanced_labels(samples, net.conditioning.k, device)
+        codes, decode = net.conditioning.code(z, requested), net.generator
+    else:
+        requested, codes, decode = None, z, net
+    images = torch.cat([decode(c).float() for c in codes.split(500)])
+    logp = torch.log_softmax(classifier.infer(to_uint8(images).cpu())[1].float(), 1)
+    predicted = logp.argmax(1)
+    means: dict[int, torch.Tensor] = {}
+    wanted = arithmetic_triplets(num_classes)
+    for label in sorted({c for t in wanted for c in t}):
+        ok = predicted == label
+        if requested is not None:
+            ok &= requested.cpu() == label
+        if ok.any():
+            confidence = torch.where(ok, logp[:, label], torch.tensor(-torch.inf))
+            best = confidence.topk(min(exemplars, int(ok.sum()))).indices
+            means[label] = codes[best.to(device)].mean(0)
+    triplets = [t for t in wanted if all(c in means for c in t)]
+    missing = sorted({c for t in wanted for c in t} - set(means))
+    if not triplets:
+        raise ValueError(f"no sample of {samples} shows " + ", ".join(_name(class_names, c) for c in missing) +
+                         " (mode collapse?): no triplet to show")
+    rows, results = [], []
+    for a, b, c in triplets:
+        result = means[a] - means[b] + means[c]
+        rows.append(torch.stack([means[a], means[b], means[c], result]))
+    strip = decode(torch.cat(rows)).float().cpu()
+    got = classifier.infer(to_uint8(strip[3::4]))[1].argmax(1).tolist()
+    for (a, b, c), label in zip(triplets, got):
+        results.append(f"{_name(class_names, a)} − {_name(class_names, b)} + {_name(class_names, c)} → "
+                       f"{_name(class_names, label)}")
+    save_image_grid(strip, path, nrow=4)
+    kind = "G's input [z, one-hot label]" if requested is not None else "z"
+    skipped = (" (rows left out: no sample shows " + ", ".join(_name(class_names, c) for c in missing) + ")"
+               if missing else "")
+    return Picture(path, f"each row: G(A) | G(B) | G(C) | G(A − B + C), with A, B, C the mean {kind} of the "
+                         f"{exemplars} samples (of {samples}) the domain classifier is surest show that class; "
+                         f"the classifier reads the last column as: " + "; ".join(results) + skipped)

@@ -1,8 +1,10 @@
 """Ablation tables in the form of the StyleGAN paper's Table 1.
 
 Rows are variants in config order (label as given, e.g. "B + spectral norm"), columns are datasets, a cell is
-mean ± std over seeds with n, the best mean per column is bold, a dagger marks a significant difference from the
-baseline row (Welch's t-test, p < alpha), and diverged/failed runs are counted in the cell.
+mean ± std over seeds with n, the best mean per column is bold (highest, lowest or closest to the real-vs-real
+value, as the metric says; none for a metric without a direction), a dagger marks a significant difference from the
+baseline row (``stats.compare``: an exact permutation test for seed counts up to 10), and diverged/failed runs are
+counted in the cell.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ganbench.report.metrics import METRICS, SCALE, MetricSpec
-from ganbench.report.stats import Cell, summarize, welch_p
+from ganbench.report.stats import Cell, compare, summarize
 
 
 @dataclass
@@ -51,16 +53,29 @@ def build_table(df: pd.DataFrame, metric: str, variants: list[tuple[str, str]], 
                              n_boot=n_boot)
             if variant != baseline:
                 base = df[(df["variant"] == baseline) & (df["dataset"] == dataset) & (df["status"] == "ok")]
-                cell.p_value = welch_p((ok[metric] * scale).dropna(), (base[metric] * scale).dropna())
+                cell.comparison = compare(_finite(ok[metric] * scale), _finite(base[metric] * scale))
             cells[dataset] = cell
         rows.append((variant, label, cells))
     table = Table(spec, used, rows)
     for dataset in used:
-        scored = [(v, c[dataset].mean) for v, _, c in rows if c.get(dataset) and c[dataset].n]
-        if scored:
-            pick = max if spec.higher_is_better else min
-            table.best[dataset] = pick(scored, key=lambda t: t[1])[0]
         if floors and dataset in floors and metric in floors[dataset]:
             table.floor[dataset] = floors[dataset][metric] * scale
+        scored = [(v, c[dataset].mean) for v, _, c in rows if c.get(dataset) and c[dataset].n]
+        best = _best(scored, spec.better, table.floor.get(dataset))
+        if best is not None:
+            table.best[dataset] = best
     return table
+
+
+def _finite(values: pd.Series) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def _best(scored: list[tuple[str, float]], better: str, floor: float | None) -> str | None:
+    """The variant with the best mean in one column: the highest, the lowest, or the closest to the real-vs-real
+    ``floor`` (None without a floor); None for a metric without a direction or a column without a value."""
+    if not scored or better == "none" or (better == "floor" and (floor is None or not math.isfinite(floor))):
+        return None
+    key = {"higher": lambda t: -t[1], "lower": lambda t: t[1], "floor": lambda t: abs(t[1] - floor)}[better]
+    return min(scored, key=key)[0]
 
