@@ -393,13 +393,14 @@ class Config:
         """A searched variant: a validation split on each of its datasets, a selection metric they produce, and
         every sampled setting valid (the error names the space entry that drew the refused value)."""
         from ganbench.report.metrics import METRICS
-        from ganbench.search import refused
+        from ganbench.search import higher_is_better, refused
 
         search = self.search(variant)
         if search is None:
             return
         where = self.search_key(variant)
         spec = METRICS.get(search.metric, key=where("metric"))
+        higher_is_better(search.metric, where("metric"))
         for dataset in self.variant_datasets(variant):
             builder = builders[dataset]
             if not builder.options.get("val_size"):

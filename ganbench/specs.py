@@ -139,13 +139,13 @@ def selected_train_spec(config, dataset: str, variant: str, seed: int, selected:
 
 def select_spec(config, dataset: str, variant: str) -> dict[str, Any]:
     """What the selection of one (dataset, variant) reads beside its phase-1 metrics."""
-    from ganbench.report.metrics import METRICS
+    from ganbench.search import higher_is_better
 
     search = config.search(variant)
     if search is None:
         raise ConfigError(f"variant {variant!r} has no search: block")
     return {"dataset": dataset, "variant": variant, "metric": search.metric,
-            "higher_is_better": METRICS.get(search.metric).higher_is_better, "seeds": list(search.seeds),
+            "higher_is_better": higher_is_better(search.metric), "seeds": list(search.seeds),
             "samples": [s.record() for s in config.samples(variant)]}
 
 
