@@ -34,10 +34,8 @@ Random samples are drawn setting by setting from ``numpy.random.default_rng([see
 keeps the settings already drawn (and their finished runs) and adds new ones. Drawn numbers are rounded to 4
 significant digits, which keeps them readable in the report and exact in the config records.
 
-Budget curves (the paper's Fig. 4 view of tuning cost): for a budget of k = 1..N settings drawn at random without
-replacement from the N that phase 1 trained, the expected best validation value, in closed form: for values sorted
-best first, v(1), ..., v(N), P(best of k draws = v(i)) = C(N-i, k-1) / C(N, k). The bands are percentiles of that
-expectation over bootstrap resamples of the N values (``budget_curve``).
+The report shows the selection, the phase-1 values and the budget curves drawn from them
+(``ganbench.report.search``, ``ganbench.report.budget``).
 """
 
 from __future__ import annotations
@@ -404,42 +402,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-# ---------------------------------------------------------------------------------------------- budget curves
-def budget_weights(n: int) -> np.ndarray:
-    """W[k-1, i-1] = P(the best of k draws without replacement from n sorted values is the i-th) =
-    C(n-i, k-1) / C(n, k), for k, i = 1..n."""
-    w = np.zeros((n, n))
-    for k in range(1, n + 1):
-        total = math.comb(n, k)
-        for i in range(1, n - k + 2):
-            w[k - 1, i - 1] = math.comb(n - i, k - 1) / total
-    return w
-
-
-def expected_best(values: Sequence[float], higher_is_better: bool = False) -> np.ndarray:
-    """The expected best of k settings drawn at random without replacement from ``values``, for k = 1..len."""
-    v = np.sort(np.asarray(values, dtype=float))
-    if higher_is_better:
-        v = v[::-1]
-    return budget_weights(len(v)) @ v
-
-
-def budget_curve(values: Sequence[float], higher_is_better: bool = False, n_boot: int = 2000, alpha: float = 0.05,
-                 seed: int = 0) -> dict[str, np.ndarray]:
-    """The budget curve of one variant's phase-1 values: ``k``, ``expected`` (``expected_best``) and the
-    ``low``/``high`` percentiles (alpha/2, 1 - alpha/2) of the same expectation over ``n_boot`` bootstrap
-    resamples of the values (with replacement, each of the same size)."""
-    v = np.asarray([x for x in values if math.isfinite(x)], dtype=float)
-    n = len(v)
-    if n == 0:
-        empty = np.zeros(0)
-        return {"k": empty.astype(int), "expected": empty, "low": empty, "high": empty}
-    w = budget_weights(n)
-    resamples = np.sort(np.random.default_rng(seed).choice(v, size=(n_boot, n), replace=True), axis=1)
-    if higher_is_better:
-        resamples = resamples[:, ::-1]
-    boot = resamples @ w.T  # (n_boot, n): each resample's expected best for k = 1..n
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-    return {"k": np.arange(1, n + 1), "expected": expected_best(v, higher_is_better), "low": low, "high": high}

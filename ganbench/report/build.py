@@ -38,6 +38,7 @@ from ganbench.io import atomic_open, write_text
 from ganbench.report import plots
 from ganbench.report.metrics import METRICS
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
+from ganbench.report.search import search_section
 from ganbench.report.tables import Table, build_table
 from ganbench.runs import run_path
 
@@ -648,6 +649,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         significance=_significance(len(config.seeds), config.report["alpha"]),
         bootstrap=config.report["bootstrap"],
         figures=_figures(df, config, results, out, datasets, order),
+        search=search_section(config, results, out, order, labels, config.report["bootstrap"],
+                              config.report["alpha"]),
         datasets=datasets,
         samples=_sample_images(df, config, results, out, order, datasets),
         networks=_network_pictures(df, config, results, out, order, datasets),
