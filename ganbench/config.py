@@ -393,7 +393,7 @@ class Config:
         """A searched variant: a validation split on each of its datasets, a selection metric they produce, and
         every sampled setting valid (the error names the space entry that drew the refused value)."""
         from ganbench.report.metrics import METRICS
-        from ganbench.search import higher_is_better, refused
+        from ganbench.search import higher_is_better, probes, refused
 
         search = self.search(variant)
         if search is None:
@@ -411,7 +411,7 @@ class Config:
                 raise ConfigError(f"{where('metric')}: {search.metric!r} is a metric of {spec.kind} datasets; "
                                   f"dataset {dataset!r} holds {builder.kind} (restrict the variant's datasets)")
         touches_networks = any(k.split(".")[0] in ("architecture", "z_dim") for p in search.params for k in p.keys)
-        for sample in self.samples(variant):
+        for sample in [*self.samples(variant), *probes(search, self.settings(variant), where, searchable_keys())]:
             settings = merge(self.settings(variant), sample.delta)
             try:
                 validate_settings(settings, key)

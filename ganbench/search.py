@@ -320,6 +320,21 @@ def expand(search: Search, settings: dict[str, Any], where: Callable[[str], str]
     return samples
 
 
+def probes(search: Search, settings: dict[str, Any], where: Callable[[str], str],
+           searchable: Iterable[str]) -> list[Sample]:
+    """Every value of every ``choice`` of the space set alone over the variant's settings (``h`` -1): checked like
+    the samples, so a value a component refuses is found even when no draw has picked it yet."""
+    out = []
+    for p in search.params:
+        if isinstance(p.dist, Choice):
+            for value in p.dist.values:
+                full = copy.deepcopy(settings)
+                for key in p.keys:
+                    assign(full, key, value, where(f"space.{p.key}"), searchable)
+                out.append(Sample(-1, {p.key: value}, delta_of(full, p.keys)))
+    return out
+
+
 def refused(exc: ConfigError, variant_key: str, search: Search, sample: Sample, where: Callable[[str], str]
             ) -> ConfigError:
     """A sample's settings failed the config check: the same error, named by the space entry that set the value
@@ -332,7 +347,8 @@ def refused(exc: ConfigError, variant_key: str, search: Search, sample: Sample, 
                   or k.startswith(path + ".")), None) if path else None
     key = where(f"space.{owner.key}") if owner else where("space")
     value = sample.values[owner.key] if owner else sample.values
-    return ConfigError(f"{key}: setting h{sample.h} ({value!r}) is refused: {message}")
+    what = "the value" if sample.h < 0 else f"setting h{sample.h}"
+    return ConfigError(f"{key}: {what} ({value!r}) is refused: {message}")
 
 
 # ---------------------------------------------------------------------------------------------- selection
