@@ -247,7 +247,8 @@ def cmd_download_weights(args) -> None:
                                 "another extractor, or a local weights file)")
         return weights_spec(config.evaluation, WEIGHTS[args.extractor].filename)
 
-    path = fetch_weights(_spec(args, "weights", from_config), args.out_dir)
+    spec = _spec(args, "weights", from_config)
+    path = fetch_weights(spec, args.out_dir or spec.get("cache") or "results/weights")
     print(f"weights: {path}")
 
 
@@ -404,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("download-weights", cmd_download_weights,
             "Download a feature network's weights (inception-v3-compat, vgg16) into a cache, verified.", spec=True)
     p.add_argument("--extractor", help="with --config: inception-v3-compat or vgg16")
-    p.add_argument("--out-dir", default="results/weights", help="the cache folder (default results/weights)")
+    p.add_argument("--out-dir", help="the cache folder (default: evaluation.weights_cache, else results/weights)")
 
     p = add("aggregate", cmd_aggregate, "Collect metrics.json files into one tidy CSV.", config=False)
     p.add_argument("--out", required=True)

@@ -46,6 +46,7 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "prc_feature_extractor": None,  # "vgg16": precision/recall/density/coverage on VGG16 fc2 features
     "prc_feature_extractor_weights": None,  # a local VGG16 weights file (implies vgg16); none: downloaded
     "weights_mirrors": None,  # where inception/vgg16 weights are downloaded from (ganbench.weights); none: official
+    "weights_cache": None,  # the folder downloaded weights are kept in (shared by benchmarks); none: results/weights
     "stacked_samples": 26_000,  # samples for the 1000-mode count on stacked datasets (VEEGAN, PacGAN)
     "mixture_samples": 2_500,  # samples per evaluation of a 2-D mixture (VEEGAN, PacGAN); not num_samples
     "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples

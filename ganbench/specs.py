@@ -30,8 +30,8 @@ weights       the extractor's file name (where it is fetched     never (the file
               from is no part of it)                             SHA-256)
 ============  ================================================  =====================================
 
-The evaluation spec leaves out ``weights_mirrors``: where feature-network weights are downloaded from is no part
-of a result (the file is verified by the hash in its name).
+The evaluation spec leaves out ``weights_mirrors`` and ``weights_cache``: where feature-network weights are
+downloaded from and kept is no part of a result (the file is verified by the hash in its name).
 
 Each job also reruns when an input file is rewritten (Snakemake's mtime trigger): a re-prepared dataset retrains
 its runs, a retrained run is evaluated again.
@@ -50,7 +50,7 @@ from ganbench.errors import ConfigError
 # A variant's `search:` says how its settings are chosen (ganbench.search); the chosen ones travel in the spec.
 DISPLAY_KEYS = ("name", "label", "datasets", "runtime", "search")
 # Evaluation keys that say where something is fetched from, not what is computed.
-EVALUATION_SOURCES = ("weights_mirrors",)
+EVALUATION_SOURCES = ("weights_mirrors", "weights_cache")
 # Runtime switches that change what a run computes: bf16 autocast changes its precision. The others (device,
 # threads, compile, deterministic, cudnn_benchmark) change how the same computation is scheduled — floating-point
 # reduction order, not what is trained — so a run may resume under another of them; train.json records them all.

@@ -28,6 +28,7 @@ except ConfigError as exc:
 RUNS = list(CFG.runs())
 SEARCHED = set(CFG.searched())  # (dataset, variant) pairs with a hyperparameter search (workflow/rules/search.smk)
 WEIGHTS = weights.needed(CFG.evaluation)  # feature-network weights to download, by role ("main", "prc")
+WEIGHTS_DIR = weights.cache_dir(CFG.evaluation, RESULTS)  # where they are kept (evaluation.weights_cache)
 PUBLISHED = str(Path(ganbench.__file__).parent / "reference" / "published.yaml")
 IMAGE_DATASETS = set(CFG.image_datasets())
 
@@ -89,7 +90,7 @@ def image_inputs(w, split=""):
 
 
 def weights_inputs(w):
-    return {f"weights_{role}": f"{RESULTS}/weights/{file.filename}" for role, file in WEIGHTS.items()}
+    return {f"weights_{role}": f"{WEIGHTS_DIR}/{file.filename}" for role, file in WEIGHTS.items()}
 
 
 def weights_args(w, input):

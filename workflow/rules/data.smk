@@ -21,11 +21,12 @@ rule prepare_data:
 
 # The pretrained weights of a paper-comparable feature network (evaluation.feature_extractor inception-v3-compat,
 # evaluation.prc_feature_extractor vgg16) that the config gives no local file for: downloaded once, verified by the
-# SHA-256 prefix in the file's name (ganbench/weights.py). A local rule, like prepare_data: it runs where the
+# SHA-256 prefix in the file's name (ganbench/weights.py), into evaluation.weights_cache (default results/weights,
+# a folder shared by several benchmarks works too: a file already there that verifies is kept). A local rule, like prepare_data: it runs where the
 # internet is. Where from (evaluation.weights_mirrors) is no part of the file, so it never makes the job rerun.
 rule download_weights:
     output:
-        f"{RESULTS}/weights/{{file}}",
+        f"{WEIGHTS_DIR}/{{file}}",
     log:
         f"{RESULTS}/logs/weights/{{file}}.log",
     benchmark:
