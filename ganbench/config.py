@@ -393,14 +393,14 @@ class Config:
     def _check_search(self, variant: str, key: str, builders: dict[str, Any]) -> None:
         """A searched variant: a validation split on each of its datasets, a selection metric they produce, and
         every sampled setting valid (the error names the space entry that drew the refused value)."""
-        from ganbench.report.metrics import METRICS
+        from ganbench.metrics.registry import score_registry
         from ganbench.search import higher_is_better, probes, refused
 
         search = self.search(variant)
         if search is None:
             return
         where = self.search_key(variant)
-        spec = METRICS.get(search.metric, key=where("metric"))
+        spec = score_registry().get(search.metric, key=where("metric"))
         higher_is_better(search.metric, where("metric"))
         for dataset in self.variant_datasets(variant):
             builder = builders[dataset]
@@ -408,9 +408,10 @@ class Config:
                 raise ConfigError(f"{where('')}: dataset {dataset!r} has no validation split to select on (the test "
                                   f"split is for the final numbers); set datasets.{dataset}.val_size, the examples "
                                   "held out of its train split (e.g. 1000), or restrict the variant's datasets")
-            if spec.kind != builder.kind:
-                raise ConfigError(f"{where('metric')}: {search.metric!r} is a metric of {spec.kind} datasets; "
-                                  f"dataset {dataset!r} holds {builder.kind} (restrict the variant's datasets)")
+            if builder.kind not in spec.kinds:
+                raise ConfigError(f"{where('metric')}: {search.metric!r} is a metric of {'/'.join(spec.kinds)} "
+                                  f"datasets; dataset {dataset!r} holds {builder.kind} (restrict the variant's "
+                                  "datasets)")
         touches_networks = any(k.split(".")[0] in ("architecture", "z_dim") for p in search.params for k in p.keys)
         for sample in [*self.samples(variant), *probes(search, self.settings(variant), where, searchable_keys())]:
             settings = merge(self.settings(variant), sample.delta)

@@ -353,11 +353,11 @@ def refused(exc: ConfigError, variant_key: str, search: Search, sample: Sample, 
 
 # ---------------------------------------------------------------------------------------------- selection
 def higher_is_better(metric: str, key: str = "search.metric") -> bool:
-    """The direction a search selects in: the registered metric's (``ganbench.report.metrics``). A metric whose
+    """The direction a search selects in: the declared score's (``ganbench.metrics.registry``). A metric whose
     best value is no extreme (``floor``: closest to the data's own value; ``none``) cannot rank settings."""
-    from ganbench.report.metrics import METRICS
+    from ganbench.metrics.registry import score_registry
 
-    spec = METRICS.get(metric, key=key)
+    spec = score_registry().get(metric, key=key)
     if spec.better not in ("higher", "lower"):
         raise ConfigError(f"{key}: {metric!r} has no higher- or lower-is-better direction ({spec.direction}); "
                           "a search selects by a metric it can rank, e.g. fid")

@@ -13,7 +13,8 @@ import torch
 from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
 from ganbench.data import load_prepared
 from ganbench.io import read_json
-from ganbench.metrics.evaluate import EVALUATORS, RunContext, Shared
+from ganbench.metrics import registry
+from ganbench.metrics.context import RunContext, Shared
 from ganbench.metrics.reconstruction import Codec, LoadedCodec, load_codec, reconstruction_metrics
 from ganbench.models import ARCHITECTURES
 from ganbench.train.checkpoint import load_file
@@ -53,9 +54,9 @@ def test_reconstruction_error_on_the_test_split_from_the_checkpoints_encoder(nam
     data = load_prepared(fmnist_small)
     options = {**EVALUATION_DEFAULTS, "num_samples": 200, "batch_size": 64}
     ctx = RunContext(runs[name], Shared(data, options, CPU), read_json(runs[name] / "train.json"))
-    evaluator = EVALUATORS.get("reconstruction")
+    evaluator = registry.load().get("reconstruction")
     assert evaluator.applies(ctx)
-    out = evaluator.compute(ctx)
+    out = evaluator.check(evaluator.compute(ctx))
     # independently: fresh networks with the final checkpoint's weights, the first 200 test images
     state = load_file(sorted((runs[name] / "ckpt").glob("step*.pt"))[-1])["gan"]
     family = ARCHITECTURES.get(name)(data.shape, "image", 16, 10, RUNS[name], "a")

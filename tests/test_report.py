@@ -587,7 +587,7 @@ def test_each_loss_declares_the_values_its_functions_take_where_d_cannot_tell():
 
 def test_loss_plot_draws_each_variants_own_reference_lines():
     from ganbench.report import plots
-    from ganbench.report.build import _equilibria
+    from ganbench.report.figures import equilibria as _equilibria
 
     raw = {**RAW_CONFIG, "variants": [{"name": "mm", "loss": "minimax"}, {"name": "ns"},
                                       {"name": "wgp", "loss": "wgan-gp", "d_steps": 5}]}

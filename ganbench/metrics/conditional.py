@@ -13,12 +13,14 @@ from typing import Any, Callable
 import torch
 
 from ganbench.metrics.classifier import DomainClassifier
-from ganbench.train.conditioning import balanced_labels  # noqa: F401  (re-exported)
+from ganbench.metrics.registry import Score, metric
+from ganbench.train.conditioning import CONDITIONINGS, balanced_labels
 
 
 def is_conditional(settings: dict[str, Any]) -> bool:
-    """Whether the run trained a class-conditional GAN (its ``conditional`` setting)."""
-    return settings.get("conditional", "none") != "none"
+    """Whether the run trained a class-conditional GAN: its ``conditional`` setting names a conditioning whose
+    labels travel in G's and D's inputs (``Conditioning.active``)."""
+    return bool(CONDITIONINGS.get(settings.get("conditional", "none"), key="conditional").active)
 
 
 @torch.no_grad()
@@ -36,3 +38,18 @@ def conditional_accuracy(generator: Callable[[torch.Tensor, torch.Tensor], torch
         images = to_uint8(generator(z, y.to(device)).float()).cpu()
         correct += int((classifier.infer(images)[1].argmax(1) == y).sum())
     return correct / max(1, len(labels))
+
+
+@metric("conditional", kinds=("image",), needs=("classifier", "classes"), when=is_conditional, position=50,
+        scores=(Score("conditional_accuracy", "Conditional accuracy", "higher", "{:.3f}",
+                      lambda o: f"domain-classifier accuracy on {o['num_samples']:,} samples generated for requested, "
+                                "balanced labels (conditional architectures)"),))
+def conditional(ctx: Any) -> dict[str, Any]:
+    from ganbench.metrics.extractors import CLASSIFIER
+
+    net, z_dim = ctx.generator
+    classifier = ctx.pipeline.extractors[CLASSIFIER].net.model
+    labels = balanced_labels(ctx.n, ctx.data.num_classes)
+    return {"conditional_accuracy": conditional_accuracy(net, labels, classifier, z_dim,
+                                                         int(ctx.options["batch_size"]), int(ctx.options["seed"]),
+                                                         ctx.device)}

@@ -27,10 +27,19 @@ import torch
 
 from ganbench.data import Prepared
 from ganbench.losses import LOSSES
+from ganbench.metrics.registry import Score, metric
 
 
 def is_wasserstein(settings: dict[str, Any]) -> bool:
-    return bool(LOSSES.get(settings["loss"]["name"]).wasserstein)
+    """Whether the run trained an adversarial model against a Wasserstein critic (a VAE or autoencoder has no
+    critic, whatever its ``loss`` setting says)."""
+    from ganbench.models import ARCHITECTURES
+    from ganbench.train.models import TRAINING_MODELS
+
+    family = ARCHITECTURES.get(settings["architecture"]["name"], key="architecture.name")
+    if not TRAINING_MODELS.get(family.training_model).adversarial:
+        return False
+    return bool(LOSSES.get(settings["loss"]["name"], key="loss.name").wasserstein)
 
 
 def last_logged(run_dir: Path, column: str = "critic_gap") -> float:
@@ -41,6 +50,15 @@ def last_logged(run_dir: Path, column: str = "critic_gap") -> float:
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
     return float(rows[-1][column]) if rows and rows[-1].get(column) not in (None, "") else math.nan
+
+
+@metric("critic", kinds=("image", "points"), needs=("heldout", "checkpoint"), when=is_wasserstein, position=80,
+        scores=(Score("wasserstein", "Wasserstein estimate", "lower", "{:.3f}",
+                      lambda o: f"final critic's E[D(x)] − E[D(G(z))] on up to {o['num_samples']:,} held-out images "
+                                "(WGAN, WGAN-GP runs only; comparable between runs of one loss and architecture)"),),
+        records=("wasserstein_step", "critic_gap_train", "wasserstein_note", "wasserstein_samples"))
+def critic(ctx: Any) -> dict[str, Any]:
+    return critic_estimate(ctx.run_dir, ctx.data, ctx.settings, ctx.options, ctx.device)
 
 
 @torch.no_grad()

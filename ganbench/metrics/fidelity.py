@@ -22,7 +22,9 @@ are what ``torch_fidelity.calculate_metrics`` reports for the same features:
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -31,8 +33,12 @@ from ganbench.metrics.kid import kid as kid_metric
 from ganbench.metrics.kid import real_sums
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.modes import histogram_coverage, label_counts, min_samples, reached
+from ganbench.metrics.registry import Figure, Score, metric
+from ganbench.report.budget import budget_figure
 
-FIDELITY_METRICS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage")
+if TYPE_CHECKING:
+    from ganbench.metrics.context import FloorContext, RealContext, RunContext
+    from ganbench.report.figures import FigureContext
 
 
 def fid_statistics(features: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -103,7 +109,7 @@ def cached_radii(real: dict[str, Any]) -> dict[int, torch.Tensor]:
 def fidelity_metrics(gen: dict[str, torch.Tensor], real: dict[str, Any], options: dict[str, Any]
                      ) -> dict[str, float]:
     """``gen``/``real``: {"fid": N×D features, "isc": N×K logits, "prc": N×D' features}; ``real`` may also hold
-    ``real_caches``. Returns flat metric names → values (``FIDELITY_METRICS``)."""
+    ``real_caches``. Returns flat metric names → values (the scores and spreads of the ``fidelity`` metric)."""
     prc_k, dc_k = neighbourhoods(options)
     return {
         "fid": fid_from_features(gen["fid"], real["fid"], real.get("fid_stats")),
@@ -121,3 +127,76 @@ def class_coverage(pred_labels: np.ndarray, num_classes: int, min_share: float =
     counts = label_counts(pred_labels, num_classes)
     return {"classes_covered": covered, "class_kl": kl, "classes_reached": reached(counts, len(pred_labels), min_share),
             "class_counts": counts.tolist(), "class_min_samples": min_samples(len(pred_labels), num_classes, min_share)}
+
+
+# ------------------------------------------------------------------------------------------- declaration
+def _fidelity_floor(ctx: FloorContext) -> dict[str, Any]:
+    return fidelity_metrics(ctx.generated, ctx.real, ctx.options)
+
+
+def _fidelity_real(ctx: RealContext) -> dict[str, Any]:
+    return real_caches(ctx.real, ctx.options)
+
+
+def _fidelity_figures(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
+    from ganbench.report import plots
+
+    curves = ctx.metric_frame("fid_curve")
+    if ctx.finite(curves, "step", "fid"):
+        yield ("FID over training (mean line, band: ± sd over seeds)",
+               plots.fid_over_training(curves, ctx.dataset, ctx.png("fidcurve"), ctx.present))
+    if ctx.finite(ctx.ok, "fid"):
+        yield ("Final FID over seeds (box and one dot per seed)",
+               plots.metric_strip(ctx.ok, "fid", "FID", ctx.dataset, ctx.present, ctx.png("fidstrip")))
+    if ctx.finite(ctx.ok, "precision", "recall"):
+        yield ("Precision vs recall (one dot per seed)",
+               plots.precision_recall(ctx.ok, ctx.dataset, ctx.png("prc"), ctx.present))
+
+
+@metric("fidelity", kinds=("image",), needs=("features",), position=10,
+        scores=(
+            Score("fid", "FID (final)", "lower", "{:.2f}",
+                  lambda o: f"Fréchet distance of {o['feature_extractor']} features of {o['num_samples']} samples, "
+                            "final generator (lower is better)"),
+            Score("fid_best", "FID (best over training)", "lower", "{:.2f}",
+                  "lowest FID over the training snapshots"),
+            Score("kid", "KID", "lower", "{:.3g}",
+                  lambda o: "kernel inception distance (unbiased MMD², cubic kernel) of the features, "
+                            f"{o['kid_subsets']} subsets of {o['kid_subset_size']}"),
+            Score("is", "IS", "higher", "{:.2f}", "Inception Score with the extractor's logits"),
+            Score("precision", "Precision", "higher", "{:.3f}",
+                  lambda o: f"Kynkäänniemi et al. 2019, k = {o['prc_neighborhood']}"),
+            Score("recall", "Recall", "higher", "{:.3f}",
+                  lambda o: f"Kynkäänniemi et al. 2019, k = {o['prc_neighborhood']}"),
+            Score("density", "Density", "higher", "{:.3f}",
+                  lambda o: f"Naeem et al. 2020, k = {o['dc_neighborhood']}: real k-NN balls a sample falls in, ÷ k "
+                            "(≈ 1 when the distributions match; > 1 when samples crowd dense real regions)"),
+            Score("coverage", "Coverage", "higher", "{:.3f}",
+                  lambda o: f"Naeem et al. 2020, k = {o['dc_neighborhood']}: fraction of real k-NN balls that hold a "
+                            "generated sample"),
+        ),
+        records=("kid_std", "is_std", "extractor", "prc_extractor", "fid_curve", "snapshot_fid_cpu_seconds"),
+        nan_records=("kid_std", "is_std"),
+        floor=_fidelity_floor, real=_fidelity_real,
+        figures=(Figure("fidelity", _fidelity_figures), budget_figure("fidelity")))
+def fidelity(ctx: RunContext) -> dict[str, Any]:
+    """FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training snapshot (best
+    and final are reported, since GANs often collapse late)."""
+    from ganbench.metrics.context import load_generator, snapshots
+    from ganbench.metrics.extractors import FID, PRC
+
+    out: dict[str, Any] = fidelity_metrics(ctx.generated, ctx.real, ctx.options)
+    out.update({"extractor": ctx.pipeline.main_name, "prc_extractor": ctx.pipeline.roles[PRC][0]})
+    curve = []
+    c0 = time.process_time()
+    for step, snap in snapshots(ctx.run_dir):
+        if step >= int(ctx.train["steps"]):  # the final weights: already measured
+            curve.append({"step": step, "fid": out["fid"]})
+            continue
+        model, _ = load_generator(ctx.run_dir, ctx.data, ctx.device, snap)
+        feats = ctx.pipeline(ctx.samples(model, ctx.n), roles=[FID])[FID]
+        curve.append({"step": step, "fid": fid_from_features(feats, ctx.real[FID], ctx.real.get("fid_stats"))})
+    out["fid_curve"] = curve
+    out["snapshot_fid_cpu_seconds"] = time.process_time() - c0  # of this run's eval_cpu_seconds: earlier snapshots
+    out["fid_best"] = min([c["fid"] for c in curve] + [out["fid"]])
+    return out

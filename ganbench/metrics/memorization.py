@@ -16,7 +16,15 @@ held-out subset, disjoint from the first: its distance from 1 is the noise level
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING, Any
+
 import torch
+
+from ganbench.metrics.registry import Score, metric
+
+if TYPE_CHECKING:
+    from ganbench.metrics.context import FloorContext, RealContext, RunContext
 
 BLOCK = 8192  # reference rows per distance block
 
@@ -43,3 +51,49 @@ def memorization_ratio(gen: torch.Tensor, train: torch.Tensor, heldout_median: f
     """{"memorization_ratio", "nn_train_distance"} for generated features ``gen`` (see the module text)."""
     gen_median = median_distance(gen, train)
     return {"memorization_ratio": gen_median / heldout_median, "nn_train_distance": gen_median}
+
+
+# ------------------------------------------------------------------------------------------- declaration
+def _reference(ctx: RealContext) -> dict[str, Any]:
+    """The domain-classifier features of the whole train split (stored at half size: a stacked train split is
+    60 000 × 384; distances in float32) and the median nearest-training distance of ``memorization_samples``
+    held-out images (of the test split; of the validation split in a search's phase 1); a second, disjoint held-out
+    subset is kept for the floor."""
+    from ganbench.metrics.context import heldout_pair
+    from ganbench.metrics.extractors import CLASS_FEATURES
+
+    train = ctx.features(ctx.data.x_train, CLASS_FEATURES).half()
+    heldout, ctx.floor_inputs["memorization_heldout"] = heldout_pair(
+        ctx.data.heldout(ctx.options["real_split"])[0], int(ctx.options["memorization_samples"]), ctx.seed + 2)
+    reference = ctx.features(heldout, CLASS_FEATURES)
+    return {"memorization": {"train": train, "heldout_median": median_distance(reference, train),
+                             "heldout_samples": len(reference)}}
+
+
+def _floor(ctx: FloorContext) -> dict[str, Any]:
+    from ganbench.metrics.extractors import CLASS_FEATURES
+
+    heldout = ctx.floor_inputs.get("memorization_heldout")
+    if heldout is None or "memorization" not in ctx.real:
+        return {}
+    mem = ctx.real["memorization"]
+    return memorization_ratio(ctx.real_side.features(heldout, CLASS_FEATURES), mem["train"], mem["heldout_median"])
+
+
+@metric("memorization", kinds=("image",), needs=("classifier", "heldout"), position=60,
+        scores=(Score("memorization_ratio", "Memorization ratio", "floor", "{:.3f}",
+                      lambda o: f"median distance of {o['memorization_samples']:,} (evaluation.memorization_samples) "
+                                "samples to their nearest training image ÷ that of as many held-out real images "
+                                "(classifier features): ≈ 1 generalises, < 1 suggests copying training images, > 1 "
+                                "also means samples far from the data"),),
+        records=("nn_train_distance", "memorization_samples", "nn_train_distance_heldout"),
+        real=_reference, floor=_floor)
+def memorization(ctx: RunContext) -> dict[str, Any]:
+    from ganbench.metrics.extractors import CLASS_FEATURES
+
+    mem = ctx.real.get("memorization")
+    if mem is None:
+        return {"memorization_ratio": math.nan}
+    gen = ctx.generated[CLASS_FEATURES][: int(ctx.options["memorization_samples"])]
+    return {**memorization_ratio(gen, mem["train"], float(mem["heldout_median"])),
+            "memorization_samples": len(gen), "nn_train_distance_heldout": float(mem["heldout_median"])}

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import DataError
+from ganbench.metrics.registry import Score, metric
 from ganbench.registry import Registry
 
 EPS = 1e-6  # intensities are clamped to [EPS, 1 − EPS] in the cross-entropy (a saturated pixel would give ±inf)
@@ -109,3 +110,23 @@ def reconstruction_metrics(model: LoadedCodec, images: np.ndarray, batch_size: i
         mse += float((mean - target).square().flatten(1).mean(1).sum())
     n = max(1, len(images))
     return {"reconstruction_bce": bce / n, "reconstruction_mse": mse / n, "reconstruction_images": len(images)}
+
+
+@metric("reconstruction", kinds=("image",), needs=("heldout", "checkpoint"), when=is_reconstruction_model,
+        position=70,
+        scores=(
+            Score("reconstruction_bce", "Reconstruction BCE (nats/image)", "lower", "{:.1f}",
+                  lambda o: f"binary cross-entropy of {o['num_samples']:,} test images under their reconstructions, "
+                            "summed over pixels (the training loss's reconstruction term, on the test split; VAE, "
+                            "autoencoder)"),
+            Score("reconstruction_mse", "Reconstruction MSE", "lower", "{:.4f}",
+                  "mean squared error per pixel of [0, 1] intensities between test images and their reconstructions "
+                  "(VAE: decoded posterior mean; autoencoder)"),
+        ),
+        records=("reconstruction_images",))
+def reconstruction(ctx: Any) -> dict[str, Any]:
+    """Reconstruction error of ``num_samples`` test images (validation images in a search's phase 1; the encoder
+    from the newest checkpoint)."""
+    model = load_codec(ctx.run_dir, ctx.data.shape, ctx.settings, ctx.data.num_classes, ctx.device)
+    heldout = ctx.data.heldout(ctx.options["real_split"])[0]
+    return reconstruction_metrics(model, heldout[:ctx.n], int(ctx.options["batch_size"]), ctx.device)

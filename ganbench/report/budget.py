@@ -8,18 +8,24 @@ sorted best first, v(1), ..., v(N),
     P(best of k draws = v(i)) = C(N-i, k-1) / C(N, k),     E[best of k] = sum_i C(N-i, k-1) / C(N, k) · v(i).
 
 The band is the (alpha/2, 1 - alpha/2) percentile range of the same expectation over bootstrap resamples of the N
-values. ``budget_curve`` is the computation (a small function that a metric registry can wrap), ``budget_plot``
-the figure: one curve per variant.
+values. ``budget_curve`` is the computation, ``budget_plot`` the figure (one curve per variant), and
+``budget_figure(family)`` declares it, with the phase-1 values per variant (box and strip), as a figure of a metric
+family in the metric registry (``ganbench.metrics.registry``): a dataset's Plots then show them for every searched
+variant whose selection metric is a score of that family.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganbench.metrics.registry import Figure
+    from ganbench.report.figures import FigureContext
 
 
 def budget_weights(n: int) -> np.ndarray:
@@ -89,3 +95,52 @@ def budget_plot(curves: pd.DataFrame, dataset: str, label: str, order: list[str]
     ax.set_title(f"{dataset}: budget curves (band: {100 * (1 - alpha):.0f}% bootstrap)")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def phase1_values(ctx: "FigureContext", family: str) -> tuple[str | None, pd.DataFrame]:
+    """The selection metric and the phase-1 values (variant, value: a setting's mean over its phase-1 seeds; the
+    eligible settings only) of ``ctx.dataset``'s searched variants whose selection metric belongs to ``family``,
+    read from their selections (results/search/<dataset>/<variant>/selected.json: validation values only)."""
+    from ganbench.metrics.registry import family_of
+    from ganbench.report.figures import read_json
+    from ganbench.runs import search_path
+
+    rows, metric = [], None
+    for dataset, variant in ctx.config.searched():
+        search = ctx.config.search(variant)
+        if dataset != ctx.dataset or variant not in ctx.present or family_of(search.metric).name != family:
+            continue
+        record = read_json(search_path(ctx.results, dataset, variant) / "selected.json")
+        if record is None:
+            continue
+        metric = metric or record["metric"]
+        rows += [{"variant": variant, "value": float(c["mean"])} for c in record["candidates"]
+                 if c["eligible"] and record["metric"] == metric]
+    return metric, pd.DataFrame(rows, columns=["variant", "value"])
+
+
+def budget_figure(family: str) -> "Figure":
+    """The budget curves and the phase-1 distributions, as a figure declaration of metric family ``family``."""
+    from ganbench.metrics.registry import Figure
+
+    def make(ctx: "FigureContext") -> Iterator[tuple[str, Path]]:
+        from ganbench.metrics.registry import score
+        from ganbench.report import plots
+        from ganbench.search import higher_is_better
+
+        metric, values = phase1_values(ctx, family)
+        if metric is None or values.empty:
+            return
+        label = score(metric).label
+        present = [v for v in ctx.present if v in set(values["variant"])]
+        n_boot, alpha = int(ctx.config.report["bootstrap"]), float(ctx.config.report["alpha"])
+        curves = budget_frame(values, higher_is_better(metric), n_boot, alpha)
+        yield (f"Budget curves: expected best validation {label} over k settings drawn at random from a search's "
+               f"phase 1 (closed form; band: {100 * (1 - alpha):.0f}% over {n_boot} bootstrap resamples of the "
+               "settings)", budget_plot(curves, ctx.dataset, label, present, ctx.png("budget"), alpha))
+        yield (f"Search phase 1: validation {label} of every setting (box; one dot per setting, the mean over its "
+               "phase-1 seeds)", plots.metric_strip(values.rename(columns={"value": metric}), metric,
+                                                    f"validation {label}", ctx.dataset, present, ctx.png("phase1"),
+                                                    what="settings"))
+
+    return Figure("budget", make)

@@ -35,8 +35,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ganbench.config import Config
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open, write_text
-from ganbench.report import plots
-from ganbench.report.metrics import METRICS
+from ganbench.metrics import registry
+from ganbench.report.figures import figures, ranked
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
 from ganbench.report.search import search_section
 from ganbench.report.tables import Table, build_table
@@ -44,11 +44,6 @@ from ganbench.runs import run_path
 
 log = logging.getLogger(__name__)
 
-# Tables appear in this order (the issue's: quality, then diversity, then mixtures); metrics registered later and
-# not listed here follow in alphabetical order.
-TABLE_ORDER = ("fid", "fid_best", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
-               "classes_reached", "class_kl", "stacked_modes", "stacked_modes_reached", "stacked_kl", "modes",
-               "modes_reached", "hq_percent", "reverse_kl")
 DIFFUSE_HQ = 50.0  # mean high-quality % below which a mixture table says its generators are diffuse
 # Errors that make one network picture impossible (missing or unreadable file, a state dict that does not fit).
 PICTURE_ERRORS = (GanbenchError, OSError, RuntimeError, KeyError, ValueError, IndexError, TypeError)
@@ -115,43 +110,10 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "—"
 
 
-def _finite(df: pd.DataFrame, *columns: str) -> bool:
-    """True when every column exists and at least one row has a finite value in all of them."""
-    if df.empty or any(c not in df.columns for c in columns):
-        return False
-    values = df[list(columns)].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
-    return bool(values.notna().all(axis=1).any())
-
-
-# ---------------------------------------------------------------------------------------------- run files
-def _logs(results: Path, df: pd.DataFrame) -> pd.DataFrame:
-    """Every run's log.csv, stacked; ±inf (a diverging run's last rows) become NaN so plots skip them."""
-    frames = []
-    for row in df.itertuples():
-        path = _run_dir(results, row.dataset, row.variant, row.seed) / "log.csv"
-        if path.is_file():
-            lg = pd.read_csv(path)
-            lg["variant"], lg["seed"], lg["dataset"] = row.variant, row.seed, row.dataset
-            frames.append(lg)
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).replace([np.inf, -np.inf], np.nan)
-
-
-def _curves(results: Path, df: pd.DataFrame) -> pd.DataFrame:
-    """The FID-over-training points of every run's metrics.json, one row per (run, snapshot)."""
-    rows = []
-    for row in df.itertuples():
-        m = _read_json(_run_dir(results, row.dataset, row.variant, row.seed) / "metrics.json") or {}
-        for point in m.get("fid_curve", []):
-            rows.append({"dataset": row.dataset, "variant": row.variant, "seed": row.seed, **point})
-    curves = pd.DataFrame(rows)
-    return curves.replace([np.inf, -np.inf], np.nan) if not curves.empty else curves
-
-
 # ---------------------------------------------------------------------------------------------- tables
 def _metric_order() -> list[str]:
-    return [m for m in TABLE_ORDER if m in METRICS] + [m for m in METRICS if m not in TABLE_ORDER]
+    """Every declared score, in the metrics' order (``Metric.position``)."""
+    return [s.name for s in registry.scores()]
 
 
 def _failure_word(statuses: pd.Series) -> str:
@@ -306,96 +268,6 @@ def _time_breakdown(df: pd.DataFrame, order: list[str], labels: dict[str, str], 
             "total": _share(_run_costs(df), float(sum(r["total"] for r in shared)))}
 
 
-# ---------------------------------------------------------------------------------------------- figures
-def _figures(df: pd.DataFrame, config: Config, results: Path, out: Path, datasets: list[str],
-             order: list[str]) -> list[dict[str, str]]:
-    """The seaborn plots per dataset; a plot without one finite value to show is left out."""
-    img = out / "img"
-    figures: list[dict[str, str]] = []
-    logs, curves = _logs(results, df), _curves(results, df)
-
-    def add(dataset: str, title: str, path: Path) -> None:
-        figures.append({"dataset": dataset, "title": title, "src": _rel(path, out)})
-
-    for dataset in datasets:
-        sub = df[df["dataset"] == dataset]
-        ok = sub[sub["status"] == "ok"]
-        present = [v for v in order if v in set(sub["variant"])]
-        kind = sub["kind"].iloc[0]
-        lg = logs[logs["dataset"] == dataset] if not logs.empty else logs
-        if _finite(lg, "loss_d") or _finite(lg, "loss_g"):
-            add(dataset, "G and D losses (mean line, band: ± sd over seeds; dashed: the values where D cannot "
-                "tell real from fake)",
-                plots.loss_curves(lg, dataset, img / f"losses_{dataset}.png", present, _equilibria(config, present)))
-        if _finite(lg, "d_real") or _finite(lg, "d_fake"):
-            add(dataset, "D(x) and D(G(z)) (mean line, band: ± sd over seeds)",
-                plots.d_outputs(lg, dataset, img / f"dout_{dataset}.png", present))
-        if kind == "image":
-            cv = curves[curves["dataset"] == dataset] if not curves.empty else curves
-            if _finite(cv, "step", "fid"):
-                add(dataset, "FID over training (mean line, band: ± sd over seeds)",
-                    plots.fid_over_training(cv, dataset, img / f"fidcurve_{dataset}.png", present))
-            if _finite(ok, "fid"):
-                add(dataset, "Final FID over seeds (box and one dot per seed)",
-                    plots.metric_strip(ok, "fid", "FID", dataset, present, img / f"fidstrip_{dataset}.png"))
-            if _finite(ok, "precision", "recall"):
-                add(dataset, "Precision vs recall (one dot per seed)",
-                    plots.precision_recall(ok, dataset, img / f"prc_{dataset}.png", present))
-        if kind == "points" and _finite(ok, "modes"):
-            n_modes = config.dataset_builder(dataset).num_classes
-            add(dataset, "Modes captured (bar: mean, line: sd over seeds)",
-                plots.mode_bars(ok, dataset, present, n_modes, img / f"modes_{dataset}.png"))
-        _coverage_figures(sub, config, results, img, dataset, present, add)
-    return figures
-
-
-def _coverage_figures(sub: pd.DataFrame, config: Config, results: Path, img: Path, dataset: str,
-                      present: list[str], add: Callable[[str, str, Path], None]) -> None:
-    """Per-mode / per-class sample counts of every run, and for 2-D mixtures the modes over training and the
-    mode-hopping scatter (ganbench.report.coverage)."""
-    from ganbench.data import load_prepared
-    from ganbench.report import coverage
-
-    data = None
-    if sub["kind"].iloc[0] == "points":
-        try:
-            data = load_prepared(results / "data" / f"{dataset}.npz")
-        except PICTURE_ERRORS as exc:
-            log.warning("report: %s: %s", dataset, exc)
-
-    def best_seed(variant: str) -> int | None:
-        runs = sub[(sub["variant"] == variant) & (sub["status"] == "ok")]
-        return None if runs.empty else int(_ranked(runs).iloc[0]["seed"])
-
-    coverage.figures(sub, lambda row: _run_dir(results, dataset, row["variant"], row["seed"]),
-                     {v: config.label(v) for v in present}, dataset, present, img, data, config.evaluation,
-                     best_seed, config.dataset_builder(dataset).num_classes, add)
-
-
-def _equilibria(config: Config, variants: list[str]) -> dict[str, tuple[float | None, float | None]]:
-    """Per variant, its loss's declared (D, G) values where D cannot tell real from fake (``GANLoss.equilibrium``);
-    none for the non-adversarial models, whose logged losses are reconstruction and KL terms."""
-    from ganbench.losses import LOSSES
-    from ganbench.models import ARCHITECTURES
-
-    out: dict[str, tuple[float | None, float | None]] = {}
-    for variant in variants:
-        settings = config.settings(variant)
-        adversarial = ARCHITECTURES.get(settings["architecture"]["name"]).training_model == "gan"
-        out[variant] = LOSSES.get(settings["loss"]["name"]).equilibrium if adversarial else (None, None)
-    return out
-
-
-def _ranked(runs: pd.DataFrame) -> pd.DataFrame:
-    """A (dataset, variant)'s runs best first: finished runs by FID (images) or modes (mixtures); all runs when
-    none finished."""
-    ok = runs[runs["status"] == "ok"]
-    if ok.empty:
-        return runs
-    key, ascending = ("fid", True) if runs["kind"].iloc[0] == "image" else ("modes", False)
-    return ok.sort_values(key, ascending=ascending, na_position="last") if key in ok.columns else ok
-
-
 def _sample_images(df: pd.DataFrame, config: Config, results: Path, out: Path, order: list[str],
                    datasets: list[str]) -> list[dict]:
     """Best and worst seed's sample grid per (dataset, variant), by FID for images and modes for mixtures."""
@@ -405,8 +277,8 @@ def _sample_images(df: pd.DataFrame, config: Config, results: Path, out: Path, o
             runs = df[(df["dataset"] == dataset) & (df["variant"] == variant)]
             if runs.empty:
                 continue
-            ranked = _ranked(runs)
-            picks = [("best", ranked.iloc[0])] + ([("worst", ranked.iloc[-1])] if len(ranked) > 1 else [])
+            best_first = ranked(runs)
+            picks = [("best", best_first.iloc[0])] + ([("worst", best_first.iloc[-1])] if len(best_first) > 1 else [])
             shown = []
             for tag, row in picks:
                 src = _run_dir(results, dataset, variant, row["seed"]) / "samples.png"
@@ -444,7 +316,7 @@ def _network_pictures(df: pd.DataFrame, config: Config, results: Path, out: Path
             if ok.empty:
                 item["notes"].append("no finished run: nothing to show")
                 continue
-            item["seed"] = int(_ranked(ok).iloc[0]["seed"])
+            item["seed"] = int(ranked(ok).iloc[0]["seed"])
             item["pictures"], item["notes"] = _run_pictures(_run_dir(results, dataset, variant, item["seed"]),
                                                             data, out, out / "img" / "networks", context)
     return items
@@ -629,7 +501,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     classifiers = {d: _read_json(results / "classifier" / d / "info.json") for d in datasets}
 
     tables = [_table_view(t, df, len(config.seeds)) for t in (
-        build_table(df, name, variants, datasets, config.baseline(), config.report["bootstrap"], floors)
+        build_table(df, name, variants, datasets, config.baseline(), config.report["bootstrap"], floors,
+                    config.evaluation)
         for name in _metric_order()) if t is not None]
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
@@ -648,9 +521,8 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         alpha=config.report["alpha"],
         significance=_significance(len(config.seeds), config.report["alpha"]),
         bootstrap=config.report["bootstrap"],
-        figures=_figures(df, config, results, out, datasets, order),
-        search=search_section(config, results, out, order, labels, config.report["bootstrap"],
-                              config.report["alpha"]),
+        figures=figures(df, config, results, out, datasets, order, lambda path: _rel(path, out)),
+        search=search_section(config, results, labels),
         datasets=datasets,
         samples=_sample_images(df, config, results, out, order, datasets),
         networks=_network_pictures(df, config, results, out, order, datasets),

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import yaml
 
 from ganbench.errors import GanbenchError
+from ganbench.metrics.registry import on_classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from ganbench.config import Config
@@ -34,10 +35,10 @@ if TYPE_CHECKING:  # pragma: no cover
 PUBLISHED_PATH = Path(__file__).resolve().parent.parent / "reference" / "published.yaml"
 
 # How ganbench measures a metric, when not with evaluation.feature_extractor: the 2-D mixture metrics (kind
-# "points") use no extractor at all, and these image metrics count the labels of the per-dataset domain classifier.
+# "points") use no extractor at all, and the image metrics whose declaration needs the domain classifier but not the
+# real features (``registry.on_classifier``) read the per-dataset classifier's outputs.
 NO_EXTRACTOR = "none"
 CLASSIFIER = "ganbench-classifier"
-LABEL_METRICS = frozenset({"classes_covered", "class_kl", "stacked_modes", "stacked_kl", "conditional_accuracy"})
 OUR_EXTRACTORS = {
     NO_EXTRACTOR: "no feature extractor (each sample is assigned to its nearest mixture centre)",
     CLASSIFIER: "ganbench's domain classifier trained on each dataset, not Inception",
@@ -174,7 +175,7 @@ def _registered_names(check: _Checker, raw: Any, where: str, registry) -> dict[s
 
 def _entry(raw: Any, where: str, check: _Checker, pending: bool) -> PublishedTable:
     from ganbench.data import DATASETS
-    from ganbench.report.metrics import METRICS
+    from ganbench.metrics.registry import score_registry
 
     entry = check.mapping(raw, where)
     required = ["id", "citation", "table", "label", "protocol", "feature_extractor", "datasets", "metrics", "variants"]
@@ -205,7 +206,7 @@ def _entry(raw: Any, where: str, check: _Checker, pending: bool) -> PublishedTab
                f"{where}.feature_extractor")
 
     datasets = _registered_names(check, entry["datasets"], f"{where}.datasets", DATASETS)
-    metrics = _registered_names(check, entry["metrics"], f"{where}.metrics", METRICS)
+    metrics = _registered_names(check, entry["metrics"], f"{where}.metrics", score_registry())
     variants = {row: check.texts(names or [], f"{where}.variants.{row}")
                 for row, names in check.mapping(entry["variants"], f"{where}.variants").items()}
     requires = check.mapping(entry.get("requires") or {}, f"{where}.requires", empty=True)
@@ -340,7 +341,7 @@ def our_extractor(metric: str, kind: str, config: "Config") -> str:
     for the label metrics, otherwise the config's evaluation.feature_extractor."""
     if kind == "points":
         return NO_EXTRACTOR
-    if metric in LABEL_METRICS:
+    if on_classifier(metric):
         return CLASSIFIER
     return str(config.evaluation["feature_extractor"])
 
@@ -374,7 +375,8 @@ def published_view(table: "Table", config: "Config", published: Published | Sequ
     Returns {"columns": {our dataset: [column, ...]}, "notes": [sentence, ...]}; a column is {"id", "label",
     "title", "cells": {variant: "mean ± std"}}. Only columns with at least one number are kept."""
     refs = published.tables if isinstance(published, Published) else tuple(published)
-    metric, kind = table.metric.name, table.metric.kind
+    metric = table.metric.name
+    kind = "points" if set(table.metric.kinds) == {"points"} else "image"  # the 2-D mixtures: no extractor
     columns: dict[str, list[dict[str, Any]]] = {}
     notes: list[str] = []
     for ref in refs:

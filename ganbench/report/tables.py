@@ -11,33 +11,43 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from ganbench.report.metrics import METRICS, SCALE, MetricSpec
+from ganbench.metrics.registry import Score, score
 from ganbench.report.stats import Cell, compare, summarize
 
 
 @dataclass
 class Table:
-    metric: MetricSpec
+    metric: Score
+    description: str  # the metric's description for the evaluation options the runs used
     datasets: list[str]
     rows: list[tuple[str, str, dict[str, Cell | None]]]  # (variant, label, dataset → cell)
     best: dict[str, str] = field(default_factory=dict)  # dataset → best variant
     floor: dict[str, float] = field(default_factory=dict)  # dataset → real-vs-real value
 
     def fmt(self, value: float) -> str:
-        return "—" if value is None or not math.isfinite(value) else self.metric.fmt.format(value)
+        return self.metric.format(value)
 
 
 def build_table(df: pd.DataFrame, metric: str, variants: list[tuple[str, str]], datasets: list[str],
-                baseline: str, n_boot: int, floors: dict[str, dict] | None = None) -> Table | None:
-    spec = METRICS.get(metric)
+                baseline: str, n_boot: int, floors: dict[str, dict] | None = None,
+                options: dict[str, Any] | None = None) -> Table | None:
+    """The table of one declared metric score (``ganbench.metrics.registry``) over the datasets of its kinds; None
+    when no run has a column for it. ``options``: the evaluation section, for the description (default: the
+    defaults)."""
+    spec = score(metric)
+    if options is None:
+        from ganbench.config import EVALUATION_DEFAULTS
+
+        options = EVALUATION_DEFAULTS
+    description = spec.describe(options)
     if metric not in df.columns:
         return None
-    scale = SCALE.get(metric, 1.0)
     kinds = df.groupby("dataset")["kind"].first().to_dict()
-    used = [d for d in datasets if kinds.get(d) == spec.kind]
+    used = [d for d in datasets if kinds.get(d) in spec.kinds]
     if not used:
         return None
     rows = []
@@ -49,17 +59,17 @@ def build_table(df: pd.DataFrame, metric: str, variants: list[tuple[str, str]], 
                 cells[dataset] = None
                 continue
             ok = runs[runs["status"] == "ok"]
-            cell = summarize((ok[metric] * scale).tolist(), failed=int((runs["status"] != "ok").sum()),
+            cell = summarize(ok[metric].astype(float).tolist(), failed=int((runs["status"] != "ok").sum()),
                              n_boot=n_boot)
             if variant != baseline:
                 base = df[(df["variant"] == baseline) & (df["dataset"] == dataset) & (df["status"] == "ok")]
-                cell.comparison = compare(_finite(ok[metric] * scale), _finite(base[metric] * scale))
+                cell.comparison = compare(_finite(ok[metric].astype(float)), _finite(base[metric].astype(float)))
             cells[dataset] = cell
         rows.append((variant, label, cells))
-    table = Table(spec, used, rows)
+    table = Table(spec, description, used, rows)
     for dataset in used:
         if floors and dataset in floors and metric in floors[dataset]:
-            table.floor[dataset] = floors[dataset][metric] * scale
+            table.floor[dataset] = floors[dataset][metric]
         scored = [(v, c[dataset].mean) for v, _, c in rows if c.get(dataset) and c[dataset].n]
         best = _best(scored, spec.better, table.floor.get(dataset))
         if best is not None:
