@@ -21,6 +21,7 @@ from ganbench.config import Config
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.report.budget import budget_curve, expected_best
 from ganbench.search import select
+from ganbench.specs import prepare_spec
 
 BASE = {
     "seeds": [0, 1],
@@ -114,6 +115,33 @@ def test_a_bad_search_is_refused_naming_the_key(space, search, key, message):
 def test_a_search_needs_a_validation_split_on_its_datasets():
     with pytest.raises(ConfigError, match=r"^variants\[1\]\.search: .*set datasets\.fashion_mnist\.val_size"):
         Config(with_search(edit=lambda raw: raw["datasets"]["fashion_mnist"].pop("val_size")))
+
+
+# ---------------------------------------------------------------------------------------------- validation split
+def test_the_validation_split_is_carved_out_of_the_train_split_deterministically(fmnist_mirror, fmnist_cache,
+                                                                                 tmp_path):
+    from ganbench.data import load_prepared, make_builder, prepare_dataset
+    from ganbench.errors import DataError
+
+    def prepared(name, **options):
+        builder = make_builder("fashion_mnist", {"mirrors": [fmnist_mirror], "train_limit": 1000, "test_limit": 200,
+                                                 **options})
+        prepare_dataset(builder, tmp_path / f"{name}.npz", fmnist_cache)
+        return load_prepared(tmp_path / f"{name}.npz")
+
+    plain, a, b = prepared("plain"), prepared("a", val_size=300), prepared("b", val_size=300)
+    assert plain.x_val is None and len(a.x_train) == 700 and len(a.x_val) == 300 and a.meta["n_val"] == 300
+    assert np.array_equal(a.x_val, b.x_val) and np.array_equal(a.x_train, b.x_train)
+    assert np.array_equal(a.x_test, plain.x_test)  # the test split is untouched
+    rows = {r.tobytes() for r in plain.x_train}
+    assert {r.tobytes() for r in a.x_val} | {r.tobytes() for r in a.x_train} == rows
+    assert not {r.tobytes() for r in a.x_val} & {r.tobytes() for r in a.x_train}
+    assert a.meta["fingerprint"] != plain.meta["fingerprint"]
+    # no validation split: the dataset's identity (the prepare spec) is what it always was
+    unsearched = Config(BASE | {"variants": [{"name": "ns"}], "datasets": {"fashion_mnist": {}}})
+    assert "val_size" not in prepare_spec(unsearched, "fashion_mnist")["options"]
+    with pytest.raises(DataError, match=r"datasets\.fashion_mnist\.val_size"):
+        prepared("c", val_size=1000)
 
 
 # ---------------------------------------------------------------------------------------------- selection
