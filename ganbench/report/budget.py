@@ -82,6 +82,8 @@ def budget_frame(values: pd.DataFrame, higher_is_better: bool, n_boot: int = 200
 def budget_plot(curves: pd.DataFrame, dataset: str, label: str, order: list[str], path: Path,
                 alpha: float = 0.05) -> Path:
     """One line per variant (expected best validation value for k settings), its bootstrap band shaded."""
+    from matplotlib.ticker import MaxNLocator
+
     from ganbench.report.plots import _save, plt, sns
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -90,6 +92,7 @@ def budget_plot(curves: pd.DataFrame, dataset: str, label: str, order: list[str]
         c = curves[curves["variant"] == variant]
         ax.plot(c["k"], c["expected"], marker="o", ms=3, color=palette[variant], label=variant)
         ax.fill_between(c["k"], c["low"], c["high"], color=palette[variant], alpha=0.2, lw=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("budget: settings drawn (k)")
     ax.set_ylabel(f"expected best validation {label}")
     ax.set_title(f"{dataset}: budget curves (band: {100 * (1 - alpha):.0f}% bootstrap)")
