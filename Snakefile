@@ -1,4 +1,6 @@
 # ganbench: prepare data → train every (dataset, variant, seed) → evaluate → aggregate → HTML report.
+# A variant with a `search:` block first trains its sampled settings, evaluates them on the validation split and
+# selects one (workflow/rules/search.smk); its runs then train the selected setting.
 # Run: snakemake --cores all                                   (the embedded benchmark, config/config.yaml)
 #      snakemake --cores all --configfile config/modes.yaml    (another config: replaces the default, no merging)
 from snakemake.utils import min_version, validate
@@ -20,6 +22,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/search.smk"
 include: "workflow/rules/report.smk"
 
 

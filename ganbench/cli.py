@@ -4,14 +4,21 @@
     ganbench prepare    --config C --dataset D --out F  download/generate one dataset into one .npz
     ganbench train-classifier --config C --data F --out W --info J
     ganbench real-features    --config C --data F [--classifier W] --out R [--floor J]
-    ganbench train      --config C --dataset D --variant V --seed S --data F --out-dir DIR
+    ganbench train      --config C --dataset D --variant V --seed S [--sample K | --selected J] --data F --out-dir DIR
     ganbench evaluate   --config C --run-dir DIR... --data F [--real-features R] [--classifier W] --out M...
+    ganbench select     --config C --dataset D --variant V --metrics M... --out J
+    ganbench download-weights --config C --extractor NAME [--out-dir DIR]
     ganbench aggregate  --out CSV METRICS.json...
     ganbench report     --config C --metrics CSV --out-dir DIR
 
-The job commands (prepare, train-classifier, real-features, train, evaluate) take either ``--config FILE`` (and
-the names of what to run) or ``--spec JSON``: the slice of the config that job depends on (``ganbench.specs``),
-which is what the Snakefile passes, so that a job reruns exactly when what it reads changes.
+A searched variant (``search:``, ``ganbench.search``): ``train --sample K`` trains its sampled setting K (a phase-1
+run, evaluated with ``evaluate --sample K --split val``), ``select`` picks the best setting from those runs'
+validation metrics, and ``train --selected selected.json`` trains a phase-2 run with it.
+
+The job commands (prepare, train-classifier, real-features, train, evaluate, select, download-weights) take
+either ``--config FILE`` (and the names of what to run) or ``--spec JSON``: the slice of the config that job depends
+on (``ganbench.specs``), which is what the Snakefile passes, so that a job reruns exactly when what it reads
+changes.
 
 Options of every command: ``-v`` (info: downloads, ...; ``-vv`` debug), ``-q`` (errors only, no progress lines),
 ``--version``. Exit status: 0 done, 1 a runtime error (one ``ganbench CMD: error: ...`` line on stderr: bad config,
@@ -63,11 +70,16 @@ def _need(args, *names: str) -> None:
 def cmd_check(args) -> None:
     config = _config(args)
     runs = list(config.runs())
+    search_runs = list(config.search_runs())
+    searched = (f"; a search first: {len(search_runs)} phase-1 runs over {len(config.searched())} (dataset, variant)"
+                if search_runs else "")
     print(f"{args.config}: valid; {len(runs)} runs ({len(config.variant_names)} variants, "
-          f"{len(config.datasets)} datasets, {len(config.seeds)} seeds)")
+          f"{len(config.datasets)} datasets, {len(config.seeds)} seeds){searched}")
     if args.list:
         for run in runs:
             print(run.path)
+        for search_run in search_runs:
+            print(search_run.path)
 
 
 def cmd_prepare(args) -> None:
@@ -116,6 +128,12 @@ def _evaluation(args) -> dict:
 
     evaluation = specs.require(_spec(args, "evaluation", specs.evaluation_spec), ("evaluation",),
                                "evaluation")["evaluation"]
+    if args.weights:  # downloaded by the pipeline (ganbench.weights) where the config gives no local file
+        evaluation = {**evaluation, "feature_extractor_weights": args.weights}
+    if args.prc_weights:
+        evaluation = {**evaluation, "prc_feature_extractor_weights": args.prc_weights}
+    if getattr(args, "split", None):
+        evaluation = {**evaluation, "real_split": args.split}
     check_options(evaluation)
     return evaluation
 
@@ -139,17 +157,22 @@ def cmd_train(args) -> None:
     from ganbench.train.run import record_failure, train_run
 
     def from_config(config):
+        from ganbench.io import read_json
+
         _need(args, "dataset", "variant", "seed")
         if args.dataset not in config.variant_datasets(args.variant):
             raise GanbenchError(f"variant {args.variant!r} does not run on dataset {args.dataset!r} in {args.config}")
-        return specs.train_spec(config, args.dataset, args.variant, args.seed)
+        if args.sample is not None:
+            return specs.search_train_spec(config, args.dataset, args.variant, args.sample, args.seed)
+        selected = read_json(args.selected) if args.selected else None
+        return specs.selected_train_spec(config, args.dataset, args.variant, args.seed, selected)
 
     spec = specs.require(_spec(args, "train", from_config), ("dataset", "variant", "seed", "settings", "runtime"),
                          "train")
-    name = f"{spec['dataset']}/{spec['variant']}/seed{spec['seed']}"
+    name = f"{spec['dataset']}/{spec['variant']}" + (f"/h{spec['h']}" if "h" in spec else "") + f"/seed{spec['seed']}"
     try:
         result = train_run(spec["settings"], args.data, args.out_dir, int(spec["seed"]), spec["runtime"],
-                           threads=args.threads)
+                           threads=args.threads, reuse=args.reuse)
     except Preempted as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
@@ -159,6 +182,9 @@ def cmd_train(args) -> None:
         traceback.print_exc()
         result = record_failure(args.out_dir, spec["settings"], int(spec["seed"]), exc, spec["runtime"])
         print(f"{name}: failed: {result['message']} (recorded in {args.out_dir}/train.json)")
+        return
+    if result.get("copied_from") and args.reuse:
+        print(f"{name}: the same run as {args.reuse} (identity {result['identity']}): copied, not trained again")
         return
     print(f"{name}: {result['status']} after {result['steps']} steps, "
           f"{result['images_per_second']:.0f} images/s on {result['device']} {result['message']}")
@@ -178,12 +204,52 @@ def cmd_evaluate(args) -> None:
     configure_threads(args.threads)
     runs = []
     for i, (run_dir, out) in enumerate(zip(args.run_dir, args.out)):
-        run_id = {"dataset": args.dataset, "variant": args.variant, "seed": args.seed[i] if args.seed else None}
+        run_id = {"dataset": args.dataset, "variant": args.variant, "h": args.sample,
+                  "seed": args.seed[i] if args.seed else None}
         runs.append(RunToEvaluate(Path(run_dir), Path(out), {k: v for k, v in run_id.items() if v is not None}))
     results = evaluate_runs(runs, args.data, evaluation, args.real_features, args.classifier)
     for run, result in zip(runs, results):
         print(f"evaluated {run.run_dir} in {result['eval_seconds']:.1f} s")
     print(f"evaluate job: {len(runs)} run(s), {results[0]['eval_job_cpu_seconds']:.1f} CPU s in all")
+
+
+def cmd_select(args) -> None:
+    from ganbench import specs
+    from ganbench.io import read_json, write_json
+    from ganbench.search import select
+
+    def from_config(config):
+        _need(args, "dataset", "variant")
+        return specs.select_spec(config, args.dataset, args.variant)
+
+    spec = specs.require(_spec(args, "select", from_config),
+                         ("dataset", "variant", "metric", "higher_is_better", "seeds", "samples"), "select")
+    record = select(spec, [(path, read_json(path)) for path in args.metrics])
+    write_json(args.out, record)
+    if record["selected"] is None:
+        print(f"{spec['dataset']}/{spec['variant']}: {record['fallback']}")
+    else:
+        print(f"{spec['dataset']}/{spec['variant']}: selected h{record['selected']} {record['values']} "
+              f"(validation {spec['metric']} {record['value']:.4g}) of {len(spec['samples'])} settings")
+
+
+def cmd_download_weights(args) -> None:
+    from ganbench.weights import WEIGHTS, fetch_weights, needed, weights_spec
+
+    def from_config(config):
+        _need(args, "extractor")
+        if args.extractor not in WEIGHTS:
+            raise GanbenchError(f"--extractor: no downloadable weights for {args.extractor!r}; expected one of "
+                                f"{', '.join(WEIGHTS)}")
+        wanted = {w.extractor for w in needed(config.evaluation).values()}
+        if args.extractor not in wanted:
+            raise GanbenchError(f"{args.config}: the evaluation downloads no weights for {args.extractor} (it uses "
+                                "another extractor, or a local weights file)")
+        return weights_spec(config.evaluation, WEIGHTS[args.extractor].filename)
+
+    spec = _spec(args, "weights", from_config)
+    path = fetch_weights(spec, args.out_dir or spec.get("cache") or "results/weights")
+    print(f"weights: {path}")
 
 
 def cmd_aggregate(args) -> None:
@@ -208,6 +274,11 @@ def _verbosity_options(parser: argparse.ArgumentParser, default) -> None:
                         help="more log output: -v info (downloads, ...), -vv debug")
     parser.add_argument("-q", "--quiet", action="count", default=default,
                         help="errors only: no warnings, no progress lines")
+
+
+def _weights_options(p: argparse.ArgumentParser) -> None:
+    add_input(p, "--weights", help="weights file of evaluation.feature_extractor (where the config gives none)")
+    add_input(p, "--prc-weights", help="VGG16 weights file for precision/recall (where the config gives none)")
 
 
 def add_input(p: argparse.ArgumentParser, *names: str, **kwargs) -> argparse.Action:
@@ -288,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
             spec=True)
     add_input(p, "--data", required=True)
     add_input(p, "--classifier", help="domain classifier weights")
+    _weights_options(p)
+    p.add_argument("--split", choices=("train", "test", "val"), help="the real split (default: the config's)")
     p.add_argument("--out", required=True, help="features (.pt)")
     p.add_argument("--floor", help="JSON: real-vs-real metrics (the other split vs the evaluation split)")
     p.add_argument("--threads", type=int)
@@ -296,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="with --config")
     p.add_argument("--variant", help="with --config")
     p.add_argument("--seed", type=int, help="with --config")
+    p.add_argument("--sample", type=int, help="with --config: sampled setting K of the variant's search (phase 1)")
+    add_input(p, "--selected", help="with --config: the search's selected.json (phase 2 of a searched variant)")
+    p.add_argument("--reuse", help="a finished run's folder that may be this very run: copied when its identity "
+                                   "matches (a search's phase-1 run of the selected setting)")
     add_input(p, "--data", required=True, help="prepared .npz")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int)
@@ -309,11 +386,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_input(p, "--data", required=True)
     add_input(p, "--real-features", help="real.pt from real-features (image datasets)")
     add_input(p, "--classifier", help="domain classifier weights (image datasets)")
+    _weights_options(p)
+    p.add_argument("--split", choices=("train", "test", "val"),
+                   help="the real split (default: the config's; val for a search's phase 1)")
     p.add_argument("--out", required=True, nargs="+", help="metrics.json per run folder, in the same order")
     p.add_argument("--dataset")
     p.add_argument("--variant")
+    p.add_argument("--sample", type=int, help="the search setting the runs trained (recorded as h)")
     p.add_argument("--seed", type=int, nargs="+", help="seed per run folder, in the same order")
     p.add_argument("--threads", type=int)
+
+    p = add("select", cmd_select, "Select a search's best setting from its phase-1 validation metrics.", spec=True)
+    p.add_argument("--dataset", help="with --config")
+    p.add_argument("--variant", help="with --config")
+    add_input(p, "--metrics", required=True, nargs="+", help="metrics.json of every phase-1 run (validation split)")
+    p.add_argument("--out", required=True, help="selected.json")
+
+    p = add("download-weights", cmd_download_weights,
+            "Download a feature network's weights (inception-v3-compat, vgg16) into a cache, verified.", spec=True)
+    p.add_argument("--extractor", help="with --config: inception-v3-compat or vgg16")
+    p.add_argument("--out-dir", help="the cache folder (default: evaluation.weights_cache, else results/weights)")
 
     p = add("aggregate", cmd_aggregate, "Collect metrics.json files into one tidy CSV.", config=False)
     p.add_argument("--out", required=True)

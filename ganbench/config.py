@@ -8,7 +8,8 @@ Validation happens in two layers, both before any job starts:
 2. ``check``: names against the registries (datasets, architectures, losses, tricks), options of each component
    (type and declared range, ``ganbench.options``), duplicate variant names, and combinations (an architecture that
    cannot model a dataset, a trick that does not fit the loss, what a loss's paper rules out: the components'
-   ``validate``).
+   ``validate``). A variant with a ``search:`` block (``ganbench.search``) has every sampled setting checked the
+   same way, the error named by the search-space entry that drew the refused value.
 
 Every error is a ConfigError whose message starts with the offending key, e.g. ``variants[2].loss.name: ...``.
 """
@@ -16,14 +17,18 @@ Every error is a ConfigError whose message starts with the offending key, e.g. `
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import yaml
 
 from ganbench.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ganbench.search import Sample, Search
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
@@ -38,7 +43,10 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "kid_subsets": 100,
     "prc_neighborhood": 3,
     "dc_neighborhood": 5,  # density/coverage (Naeem et al. 2020)
-    "prc_feature_extractor_weights": None,  # VGG16 weights: precision/recall/density/coverage on VGG16 fc2 features
+    "prc_feature_extractor": None,  # "vgg16": precision/recall/density/coverage on VGG16 fc2 features
+    "prc_feature_extractor_weights": None,  # a local VGG16 weights file (implies vgg16); none: downloaded
+    "weights_mirrors": None,  # where inception/vgg16 weights are downloaded from (ganbench.weights); none: official
+    "weights_cache": None,  # the folder downloaded weights are kept in (shared by benchmarks); none: results/weights
     "stacked_samples": 26_000,  # samples for the 1000-mode count on stacked datasets (VEEGAN, PacGAN)
     "mixture_samples": 2_500,  # samples per evaluation of a 2-D mixture (VEEGAN, PacGAN); not num_samples
     "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples
@@ -120,6 +128,23 @@ class Run:
         return run_path("", self.dataset, self.variant, self.seed).relative_to("runs").as_posix()
 
 
+@dataclass(frozen=True)
+class SearchRun:
+    """A phase-1 run of a hyperparameter search: sampled setting ``h`` of a variant, trained with ``seed``."""
+
+    dataset: str
+    variant: str
+    h: int
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """The run folder below ``results`` (``ganbench.runs.search_run_path``)."""
+        from ganbench.runs import search_run_path
+
+        return search_run_path("", self.dataset, self.variant, self.h, self.seed).as_posix()
+
+
 class Config:
     """A validated benchmark configuration."""
 
@@ -135,6 +160,7 @@ class Config:
         self.runtime = merge(RUNTIME_DEFAULTS, raw.get("runtime") or {})
         self.title = raw.get("title", "ganbench")
         self.variant_names = [v["name"] for v in raw["variants"]]
+        self._searches: dict[str, tuple[Search | None, list[Sample]]] = {}
         self.check()
 
     # ---------------------------------------------------------------- construction
@@ -217,6 +243,73 @@ class Config:
                 for seed in self.seeds:
                     yield Run(dataset, variant, seed)
 
+    # ---------------------------------------------------------------- hyperparameter search (ganbench.search)
+    def search(self, variant: str) -> Search | None:
+        """The variant's search (its own ``search:``, its parent's, or ``defaults``'), validated; None without."""
+        return self._search(variant)[0]
+
+    def samples(self, variant: str) -> list[Sample]:
+        """The sampled settings h = 0, 1, ... of a searched variant (none for a variant that does not search)."""
+        return self._search(variant)[1]
+
+    def sample_settings(self, variant: str, h: int) -> dict[str, Any]:
+        """The full settings of sampled setting ``h``: the variant's settings with the sample's delta."""
+        samples = self.samples(variant)
+        if not 0 <= int(h) < len(samples):
+            raise ConfigError(f"variant {variant!r} has no search setting h{h} (it has {len(samples)})")
+        return merge(self.settings(variant), samples[int(h)].delta)
+
+    def searched(self) -> list[tuple[str, str]]:
+        """(dataset, variant) of every search: each gets its phase 1 and a selection."""
+        return [(d, v) for v in self.variant_names if self.search(v) for d in self.variant_datasets(v)]
+
+    def search_runs(self) -> Iterator[SearchRun]:
+        for dataset, variant in self.searched():
+            search = self.search(variant)
+            for sample in self.samples(variant):
+                for seed in search.seeds:
+                    yield SearchRun(dataset, variant, sample.h, seed)
+
+    def _levels(self, variant: str) -> list[tuple[str, dict[str, Any]]]:
+        """Where a variant's settings come from, nearest first: its own delta, the variants it extends, defaults."""
+        levels: list[tuple[str, dict[str, Any]]] = []
+        name: str | None = variant
+        while name is not None and name not in [lv[1].get("name") for lv in levels]:
+            i, delta = self._delta(name)
+            levels.append((f"variants[{i}]", delta))
+            name = delta.get("extends")
+        return levels + [("defaults", self.raw.get("defaults") or {})]
+
+    def search_key(self, variant: str) -> Callable[[str], str]:
+        """``where(path)``: the config key of a part of the variant's search block (``samples``, ``space.<key>``),
+        at the level that sets it (the variant, a variant it extends, or defaults)."""
+        levels = self._levels(variant)
+
+        def where(path: str) -> str:
+            head, _, rest = path.partition(".")
+            for prefix, delta in levels:
+                block = delta.get("search") if isinstance(delta.get("search"), dict) else None
+                if block is not None and (not path or (head in block and (
+                        not rest or (isinstance(block[head], dict) and rest in block[head])))):
+                    return f"{prefix}.search" + (f".{path}" if path else "")
+            prefix = next((p for p, d in levels if isinstance(d.get("search"), dict)), levels[0][0])
+            return f"{prefix}.search" + (f".{path}" if path else "")
+
+        return where
+
+    def _search(self, variant: str) -> tuple[Search | None, list[Sample]]:
+        if variant not in self._searches:
+            from ganbench.search import expand, parse_search
+
+            raw = self.settings(variant).get("search")
+            if not raw:
+                self._searches[variant] = (None, [])
+            else:
+                where = self.search_key(variant)
+                search = parse_search(raw, where, self.seeds)
+                self._searches[variant] = (search, expand(search, self.settings(variant), where, searchable_keys()))
+        return self._searches[variant]
+
     def image_datasets(self) -> list[str]:
         return [d for d, b in self._builders.items() if b.kind == "image"]
 
@@ -225,13 +318,6 @@ class Config:
 
     # ---------------------------------------------------------------- semantic checks
     def check(self) -> None:
-        from ganbench.losses import LOSSES
-        from ganbench.models import ARCHITECTURES
-        from ganbench.train.conditioning import CONDITIONINGS
-        from ganbench.train.models import TRAINING_MODELS
-        from ganbench.train.optim import check_optimizers
-        from ganbench.tricks import TRICKS
-
         builders = self._builders  # validates dataset names and options
         seen: set[str] = set()
         for i, delta in enumerate(self.raw["variants"]):
@@ -240,49 +326,11 @@ class Config:
             if name in seen:
                 raise ConfigError(f"{key}.name: duplicate variant name {name!r}")
             seen.add(name)
-            settings = self.settings(name)
-            arch_cls = _architecture_class(settings, key)
-            model_cls = TRAINING_MODELS.get(arch_cls.training_model, key=f"{key}.architecture.name")
-            loss = LOSSES.build(settings["loss"], f"{key}.loss")  # its options: declared defaults and ranges
-            check_optimizers(settings["optimizer"], f"{key}.optimizer")
-            if not model_cls.adversarial and settings.get("tricks"):
-                trick = next(iter(settings["tricks"]))
-                raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
-                                  f"{settings['architecture']['name']!r} trains a non-adversarial "
-                                  f"{arch_cls.training_model} (remove it, e.g. `tricks: {{{trick}: null}}`)")
-            trick_classes = {}
-            for trick, options in (settings.get("tricks") or {}).items():
-                trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
-                if options is not None and not isinstance(options, (dict, bool)):
-                    raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
-                trick_cls.configured(settings, f"{key}.tricks.{trick}")  # options: declared defaults and ranges
-                trick_classes[trick] = trick_cls
-            conditional = settings.get("conditional", "none")
-            conditioned = CONDITIONINGS.get(conditional, key=f"{key}.conditional").active
-            if conditioned and not model_cls.adversarial:
-                raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
-                                  f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
-            for dataset in settings.get("datasets", []):
-                if dataset not in builders:
-                    raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
-                if conditioned and not builders[dataset].num_classes:
-                    raise ConfigError(f"{key}.conditional: dataset {dataset!r} has no class labels to condition on")
-                reason = arch_cls.supports(builders[dataset].kind, builders[dataset].shape)
-                if reason:
-                    raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "
-                                      f"(dataset {dataset!r})")
-            for builder in builders.values():
-                if arch_cls.supports(builder.kind, builder.shape) is None:
-                    ARCHITECTURES.build(settings["architecture"], f"{key}.architecture", builder.shape, builder.kind,
-                                        settings["z_dim"], builder.num_classes)
+            self._check_settings(self.settings(name), key, builders)
             if not self.variant_datasets(name):
-                raise ConfigError(f"{key}: architecture {settings['architecture']['name']!r} fits none of the "
-                                  f"datasets ({', '.join(builders)})")
-            # combinations, once every component's own options are known to be valid
-            if model_cls.adversarial:
-                loss.validate(settings, f"{key}.loss")
-            for trick, trick_cls in trick_classes.items():
-                trick_cls.validate(settings, f"{key}.tricks.{trick}")
+                raise ConfigError(f"{key}: architecture {self.settings(name)['architecture']['name']!r} fits none of "
+                                  f"the datasets ({', '.join(builders)})")
+            self._check_search(name, key, builders)
 
         from ganbench.metrics.extractors import check_options
 
@@ -298,6 +346,93 @@ class Config:
         extra = set(self.evaluation) - set(EVALUATION_DEFAULTS)
         if extra:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")
+        if self.evaluation["real_split"] == "val":
+            for dataset in self.image_datasets():
+                if not builders[dataset].options.get("val_size"):
+                    raise ConfigError(f"evaluation.real_split: 'val' needs a validation split on every image dataset; "
+                                      f"set datasets.{dataset}.val_size")
+
+    def _check_settings(self, settings: dict[str, Any], key: str, builders: dict[str, Any],
+                        architectures: bool = True) -> None:
+        """Every component and combination of one variant's resolved settings (``architectures``: also build its
+        networks for every dataset it fits, which a search sample that leaves the architecture alone skips)."""
+        from ganbench.losses import LOSSES
+        from ganbench.models import ARCHITECTURES
+        from ganbench.train.conditioning import CONDITIONINGS
+        from ganbench.train.models import TRAINING_MODELS
+        from ganbench.train.optim import check_optimizers
+        from ganbench.tricks import TRICKS
+
+        arch_cls = _architecture_class(settings, key)
+        model_cls = TRAINING_MODELS.get(arch_cls.training_model, key=f"{key}.architecture.name")
+        loss = LOSSES.build(settings["loss"], f"{key}.loss")  # its options: declared defaults and ranges
+        check_optimizers(settings["optimizer"], f"{key}.optimizer")
+        if not model_cls.adversarial and settings.get("tricks"):
+            trick = next(iter(settings["tricks"]))
+            raise ConfigError(f"{key}.tricks.{trick}: tricks hook into the adversarial step; architecture "
+                              f"{settings['architecture']['name']!r} trains a non-adversarial "
+                              f"{arch_cls.training_model} (remove it, e.g. `tricks: {{{trick}: null}}`)")
+        trick_classes = {}
+        for trick, options in (settings.get("tricks") or {}).items():
+            trick_cls = TRICKS.get(trick, key=f"{key}.tricks.{trick}")
+            if options is not None and not isinstance(options, (dict, bool)):
+                raise ConfigError(f"{key}.tricks.{trick}: expected a mapping of options or true, got {options!r}")
+            trick_cls.configured(settings, f"{key}.tricks.{trick}")  # options: declared defaults and ranges
+            trick_classes[trick] = trick_cls
+        conditional = settings.get("conditional", "none")
+        conditioned = CONDITIONINGS.get(conditional, key=f"{key}.conditional").active
+        if conditioned and not model_cls.adversarial:
+            raise ConfigError(f"{key}.conditional: {conditional!r} conditions a GAN; architecture "
+                              f"{settings['architecture']['name']!r} trains a {arch_cls.training_model}")
+        for dataset in settings.get("datasets", []):
+            if dataset not in builders:
+                raise ConfigError(f"{key}.datasets: unknown dataset {dataset!r}; have {', '.join(builders)}")
+            if conditioned and not builders[dataset].num_classes:
+                raise ConfigError(f"{key}.conditional: dataset {dataset!r} has no class labels to condition on")
+            reason = arch_cls.supports(builders[dataset].kind, builders[dataset].shape)
+            if reason:
+                raise ConfigError(f"{key}.architecture: {settings['architecture']['name']} {reason} "
+                                  f"(dataset {dataset!r})")
+        for builder in builders.values() if architectures else ():
+            if arch_cls.supports(builder.kind, builder.shape) is None:
+                ARCHITECTURES.build(settings["architecture"], f"{key}.architecture", builder.shape, builder.kind,
+                                    settings["z_dim"], builder.num_classes)
+        # combinations, once every component's own options are known to be valid
+        if model_cls.adversarial:
+            loss.validate(settings, f"{key}.loss")
+        for trick, trick_cls in trick_classes.items():
+            trick_cls.validate(settings, f"{key}.tricks.{trick}")
+
+    def _check_search(self, variant: str, key: str, builders: dict[str, Any]) -> None:
+        """A searched variant: a validation split on each of its datasets, a selection metric they produce, and
+        every sampled setting valid (the error names the space entry that drew the refused value)."""
+        from ganbench.metrics.registry import score_registry
+        from ganbench.search import higher_is_better, probes, refused
+
+        search = self.search(variant)
+        if search is None:
+            return
+        where = self.search_key(variant)
+        spec = score_registry().get(search.metric, key=where("metric"))
+        higher_is_better(search.metric, where("metric"))
+        for dataset in self.variant_datasets(variant):
+            builder = builders[dataset]
+            if not builder.options.get("val_size"):
+                raise ConfigError(f"{where('')}: dataset {dataset!r} has no validation split to select on (the test "
+                                  f"split is for the final numbers); set datasets.{dataset}.val_size, the examples "
+                                  "held out of its train split (e.g. 1000), or restrict the variant's datasets")
+            if builder.kind not in spec.kinds:
+                raise ConfigError(f"{where('metric')}: {search.metric!r} is a metric of {'/'.join(spec.kinds)} "
+                                  f"datasets; dataset {dataset!r} holds {builder.kind} (restrict the variant's "
+                                  "datasets)")
+        touches_networks = any(k.split(".")[0] in ("architecture", "z_dim") for p in search.params for k in p.keys)
+        for sample in [*self.samples(variant), *probes(search, self.settings(variant), where, searchable_keys())]:
+            settings = merge(self.settings(variant), sample.delta)
+            try:
+                validate_settings(settings, key)
+                self._check_settings(settings, key, builders, architectures=touches_networks)
+            except ConfigError as exc:
+                raise refused(exc, key, search, sample, where) from None
 
 
 def write_config(raw: dict[str, Any], path: str | Path, log: str | Path | None = None) -> None:
@@ -316,18 +451,52 @@ def _architecture_class(settings: dict[str, Any], key: str = "variant"):
     return ARCHITECTURES.get(settings["architecture"]["name"], key=f"{key}.architecture.name")
 
 
-def validate_schema(raw: dict[str, Any], source: str = "<config>") -> None:
-    """Validate against the JSON schema; the error names the key path and what was expected."""
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+@functools.cache
+def _validator(definition: str | None = None):
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.path), list(map(str, e.path))))
-    if errors:
-        err = errors[0]
-        if err.context:  # oneOf/allOf: report the most specific sub-error
-            err = max(err.context, key=lambda e: len(e.absolute_path))
+    schema = _schema()
+    if definition is not None:  # one of the schema's definitions, with the others it refers to
+        schema = {"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]}
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _first_error(raw: Any, definition: str | None = None):
+    errors = sorted(_validator(definition).iter_errors(raw), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if not errors:
+        return None
+    err = errors[0]
+    if err.context:  # oneOf/allOf: report the most specific sub-error
+        err = max(err.context, key=lambda e: len(e.absolute_path))
+    return err
+
+
+def validate_schema(raw: dict[str, Any], source: str = "<config>") -> None:
+    """Validate against the JSON schema; the error names the key path and what was expected."""
+    err = _first_error(raw)
+    if err is not None:
         raise ConfigError(f"{_path(err.absolute_path) or '(top level)'}: {err.message} (in {source})")
+
+
+def validate_settings(settings: dict[str, Any], key: str) -> None:
+    """Validate one variant's resolved settings against the schema's settings definition; the error names
+    ``key.<path>``."""
+    err = _first_error(settings, "settings")
+    if err is not None:
+        path = _path(err.absolute_path)
+        raise ConfigError(f"{key}{'.' + path if path and not path.startswith('[') else path}: {err.message}")
+
+
+def searchable_keys() -> list[str]:
+    """The training settings a search may set: the schema's settings without the display and protocol keys."""
+    from ganbench.specs import DISPLAY_KEYS
+
+    return sorted(set(_schema()["$defs"]["settings"]["properties"]) - {*DISPLAY_KEYS, "extends"})
 
 
 def _path(parts) -> str:

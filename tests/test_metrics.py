@@ -530,9 +530,12 @@ def test_memorization_ratio_flags_copies_of_training_data():
 
 
 # ---------------------------------------------------------------------------------- inception / vgg16
-def test_inception_and_vgg16_need_local_weights_files():
-    with pytest.raises(ConfigError, match="feature_extractor_weights"):
-        check_options({**OPTIONS, "feature_extractor": "inception-v3-compat"})
+def test_inception_and_vgg16_need_weights_files_given_or_downloaded():
+    # without a local file the pipeline downloads the weights (ganbench.weights, tests/test_weights.py); an
+    # extractor built without any file names the key of the local-file alternative
+    check_options({**OPTIONS, "feature_extractor": "inception-v3-compat"})
+    with pytest.raises(ConfigError, match=r"^evaluation.feature_extractor_weights: .*download-weights"):
+        Extractor("inception-v3-compat", None, torch.device("cpu"))
     with pytest.raises(ConfigError, match="does not exist"):
         check_options({**OPTIONS, "feature_extractor": "inception-v3-compat",
                        "feature_extractor_weights": "/nonexistent/pt_inception-2015-12-05.pth"})

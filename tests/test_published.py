@@ -3,8 +3,8 @@ a message that names the entry and key, and the report shows a paper's numbers i
 on feature extractors, exactly where a config runs the paper's methods on the paper's datasets.
 
 The report tests build a small synthetic results tree with tests/test_report.py's ``write_results`` (2-D mixtures
-only, variants named as in config/modes.yaml) and a test-only reference file whose numbers are made up (and say
-so), since the shipped file holds no PacGAN numbers yet (see its `pending` section).
+only, variants named as in config/modes.yaml) and, for the layout, a test-only reference file whose numbers are made
+up (and say so); one test reads the shipped file's PacGAN Table 1.
 """
 
 from __future__ import annotations
@@ -310,11 +310,34 @@ def test_report_without_matching_variants_has_no_published_column(tmp_path):
     assert all(len(cells) == 2 for cells in Page(html).tables["modes"].values())
 
 
-def test_report_with_the_shipped_reference_and_no_paper_protocol(tmp_path):
-    """The default reference file is read when none is given; the modes-like config matches none of its tables."""
+def test_report_with_the_shipped_reference_shows_pacgan_table_1_beside_ours(tmp_path):
+    """The default reference file is read when none is given; a config that runs PacGAN's methods on the 2-D
+    mixtures with a fully connected network gets the paper's Table 1 beside its own numbers."""
     metrics = write_results(tmp_path, modes_frame(["vanilla", "pacgan2"]))
     raw = copy.deepcopy(MODES_CONFIG)
     raw["variants"] = raw["variants"][:2]
     html = build_report(Config(raw), metrics, tmp_path / "results" / "report",
                         results_dir=tmp_path / "results").read_text()
-    assert "published-note" not in html and 'class="published' not in html
+    header = "published (Lin et al. 2018, Table 1)"
+    assert table_headers(html, "modes") == ["Configuration", "ring8", f"{header} ring8", "grid25",
+                                            f"{header} grid25"]
+    rows = Page(html).tables["modes"]
+    assert (rows["GAN"][1], rows["GAN"][3]) == ("6.3 ± 0.5", "17.3 ± 0.8")
+    assert (rows["PacGAN2"][1], rows["PacGAN2"][3]) == ("7.9", "23.8")
+    assert Page(html).tables["hq_percent"]["GAN"][1] == "98.2"
+    assert "PacGAN: The power of two samples" in html
+
+
+def test_pacgan_anchors_hold_the_papers_tables():
+    tables = {t.id: t for t in load_published().tables}
+    ring = tables["lin2018_pacgan_synthetic"]
+    assert ring.citation["arxiv"] == "1712.04086" and ring.table == "Table 1"
+    assert ring.value("PacGAN4", "2D-grid", "reverse KL").text() == "0.04"
+    assert ring.value("ALI", "2D-ring", "Modes").text() == "6.6" and ring.variants["ALI"] == ()
+    veegan = tables["lin2018_pacgan_stacked_mnist_veegan"]
+    assert veegan.value("DCGAN (PacGAN's rerun)", "Stacked MNIST", "Modes").text() == "78.9 ± 6.5"
+    assert veegan.value("PacDCGAN2, 3, 4", "Stacked MNIST", "KL") is None  # printed as a range only
+    quarter, half = tables["lin2018_pacgan_stacked_mnist_quarter"], tables["lin2018_pacgan_stacked_mnist_half"]
+    assert quarter.value("DCGAN", "Stacked MNIST", "Modes").text() == "30.6 ± 20.7"
+    assert half.value("PacDCGAN3", "Stacked MNIST", "KL").text() == "0.9"
+    assert {t.datasets["Stacked MNIST"] for t in (veegan, quarter, half)} == {"stacked_mnist"}

@@ -82,6 +82,9 @@ EXERCISED = {
                                         "_the_repository_root"],
     ".venv/bin/snakemake --cores all --configfile config/modes.yaml": [
         "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from_the_repository_root"],
+    ".venv/bin/snakemake --cores 2 --configfile config/lucic2018-cpu.yaml": [
+        "test_search.py::test_the_shipped_protocols_check_and_plan",
+        "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from_the_repository_root"],
     ".venv/bin/snakemake -n": [
         "test_research_loop.py::test_every_shipped_config_plans_exactly_its_runs_from_the_repository_root"],
     ".venv/bin/snakemake --report results/snakemake-report.zip": [

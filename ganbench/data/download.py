@@ -6,6 +6,9 @@ checksum wins. A failed attempt (unreachable, missing file, truncated gzip, chec
 ``dest_dir`` except what was there before, and the next mirror is tried. When every mirror fails the DataError lists
 each mirror's failure and says how to point the config at a local copy.
 
+A file named after torch.hub's convention (``name-<first hex digits of its SHA-256>.ext``, pretrained weights) is
+verified by that prefix instead (``sha256_prefix``).
+
 For ``.gz`` files, ``decompressed_md5`` is the checksum of the *decompressed* bytes. Repackaged copies (Debian's
 ``dataset-fashion-mnist`` recompresses the official files) have other ``.gz`` checksums but identical content, so
 when ``decompressed_md5`` is given it is the checksum that is verified. A ``.gz`` file must always decompress
@@ -37,8 +40,9 @@ DEFAULT_TIMEOUT_S = 60.0
 class _Verifier:
     """Streams a file's bytes once: MD5 of the bytes, and for gzip also the MD5 and completeness of the content."""
 
-    def __init__(self, gzipped: bool):
+    def __init__(self, gzipped: bool, sha256: bool = False):
         self.gzipped = gzipped
+        self.file_sha256 = hashlib.sha256() if sha256 else None
         self.file_md5 = hashlib.md5()
         self.content_md5 = hashlib.md5()
         self._inflater: Any = None  # zlib decompressor of the gzip member being read, None between members
@@ -46,6 +50,8 @@ class _Verifier:
 
     def update(self, chunk: bytes) -> None:
         self.file_md5.update(chunk)
+        if self.file_sha256 is not None:
+            self.file_sha256.update(chunk)
         if self.gzipped:
             self._inflate(chunk)
 
@@ -71,9 +77,14 @@ class _Verifier:
         if self.gzipped and (self._inflater is not None or self._members == 0):
             raise DataError("truncated gzip file (the compressed stream ends before its end-of-stream marker)")
 
-    def check(self, md5: str | None, decompressed_md5: str | None) -> None:
+    def check(self, md5: str | None, decompressed_md5: str | None, sha256_prefix: str | None = None) -> None:
         """Raise DataError unless the stream was complete and matches the checksum that applies."""
         self.finish()
+        if sha256_prefix and self.file_sha256 is not None:
+            actual = self.file_sha256.hexdigest()
+            if not actual.startswith(sha256_prefix.lower()):
+                raise DataError(f"checksum mismatch: expected a SHA-256 starting {sha256_prefix}, got {actual}")
+            return
         if decompressed_md5 and (self.gzipped or not md5):  # an uncompressed file's content is its bytes
             content = self.content_md5 if self.gzipped else self.file_md5
             what, expected, actual = "decompressed md5", decompressed_md5, content.hexdigest()
@@ -121,30 +132,32 @@ def _describe(exc: BaseException) -> str:
 
 
 def _download(
-    filename: str, mirror: str, dest: Path, md5: str | None, decompressed_md5: str | None, timeout: float
+    filename: str, mirror: str, dest: Path, md5: str | None, decompressed_md5: str | None, timeout: float,
+    sha256_prefix: str | None = None,
 ) -> None:
     """Copy ``filename`` from one mirror to ``dest`` through a temp file; verify before the rename."""
     url = file_url(mirror, filename)
-    verifier = _Verifier(filename.endswith(".gz"))
+    verifier = _Verifier(filename.endswith(".gz"), sha256=bool(sha256_prefix))
     log.info("fetching %s", url)
     with _open_source(mirror, filename, timeout) as source, atomic_open(dest, "wb") as out:
         while chunk := source.read(CHUNK):
             verifier.update(chunk)
             out.write(chunk)
         try:
-            verifier.check(md5, decompressed_md5)
+            verifier.check(md5, decompressed_md5, sha256_prefix)
         except DataError as exc:  # raised inside atomic_open, which then deletes the temp file: no partial file
             raise DataError(f"{filename} from {url}: {exc}") from None
 
 
-def _verify_existing(path: Path, md5: str | None, decompressed_md5: str | None) -> str | None:
+def _verify_existing(path: Path, md5: str | None, decompressed_md5: str | None,
+                     sha256_prefix: str | None = None) -> str | None:
     """Return None if ``path`` is complete and matches the checksums, else why it does not."""
-    verifier = _Verifier(path.name.endswith(".gz"))
+    verifier = _Verifier(path.name.endswith(".gz"), sha256=bool(sha256_prefix))
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(CHUNK):
                 verifier.update(chunk)
-        verifier.check(md5, decompressed_md5)
+        verifier.check(md5, decompressed_md5, sha256_prefix)
     except (OSError, DataError) as exc:
         return str(exc)
     return None
@@ -160,17 +173,19 @@ def fetch(
     timeout: float = DEFAULT_TIMEOUT_S,
     option: str = "datasets.<name>.mirrors",
     hint: str = "",
+    sha256_prefix: str | None = None,
 ) -> Path:
     """Make ``dest_dir/filename`` a verified copy of ``filename`` from the first mirror that has it; return its path.
 
     ``md5`` is the checksum of the file as served, ``decompressed_md5`` that of a ``.gz`` file's content (verified
-    instead of ``md5`` when given). A file already in ``dest_dir`` that verifies is used as is. ``option`` is the
+    instead of ``md5`` when given), ``sha256_prefix`` the leading hex digits of the file's SHA-256 (verified instead
+    of both when given). A file already in ``dest_dir`` that verifies is used as is. ``option`` is the
     config key of the mirror list and ``hint`` an extra sentence, both for the error raised when every mirror fails.
     """
     dest_dir = Path(dest_dir)
     dest = dest_dir / filename
     if dest.is_file():
-        problem = _verify_existing(dest, md5, decompressed_md5)
+        problem = _verify_existing(dest, md5, decompressed_md5, sha256_prefix)
         if problem is None:
             return dest
         log.warning("cached %s is not usable (%s); fetching it again", dest, problem)  # replaced atomically below
@@ -178,7 +193,7 @@ def fetch(
     failures: list[str] = []
     for mirror in mirrors:
         try:
-            _download(filename, mirror, dest, md5, decompressed_md5, timeout)
+            _download(filename, mirror, dest, md5, decompressed_md5, timeout, sha256_prefix)
             return dest
         except DataError as exc:
             failure = str(exc)

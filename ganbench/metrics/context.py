@@ -276,7 +276,9 @@ class FloorContext:
 
     @property
     def split(self) -> str:
-        return "train" if self.options["real_split"] == "test" else "test"
+        """The other split the floor compares with: never the test split when the evaluation's is validation (a
+        search's phase 1 must not read it)."""
+        return "test" if self.options["real_split"] == "train" else "train"
 
     def available(self, need: str) -> bool:
         return self.real_side.available(need)
@@ -284,7 +286,7 @@ class FloorContext:
     @cached_property
     def generated(self) -> dict[str, torch.Tensor]:
         """Features of the other split's sample, as ``RunContext.generated`` has them for a run."""
-        sample = subset(getattr(self.data, f"x_{self.split}"), sample_total(self.data, self.options),
+        sample = subset(self.data.split(self.split)[0], sample_total(self.data, self.options),
                         self.real_side.seed + 1)
         return self.pipeline(batches(sample, self.real_side.batch_size), head=self.n)
 

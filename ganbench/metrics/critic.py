@@ -76,16 +76,17 @@ def critic_estimate(run_dir: Path, data: Prepared, settings: dict[str, Any], opt
         out["wasserstein_note"] = f"no checkpoint under {run_dir / 'ckpt'}: the critic's weights are not saved"
         return out
     batch = int(settings["batch_size"])
-    n = min(int(options["num_samples"]), len(data.x_test)) // batch * batch
+    x_heldout, y_heldout = data.heldout(options["real_split"])  # the test split; a search's phase 1: validation
+    n = min(int(options["num_samples"]), len(x_heldout)) // batch * batch
     if n == 0:
         out["wasserstein_note"] = f"the test split has fewer than one batch ({batch}) of samples"
         return out
     state = load_file(checkpoints[-1])
     gan = build_gan(settings, data, device)
     gan.load_state_dict(state["gan"])
-    idx = np.sort(np.random.default_rng(int(options["seed"])).permutation(len(data.x_test))[:n])
-    real = torch.from_numpy(data.x_test[idx])
-    real_labels = torch.from_numpy(data.y_test[idx])
+    idx = np.sort(np.random.default_rng(int(options["seed"])).permutation(len(x_heldout))[:n])
+    real = torch.from_numpy(x_heldout[idx])
+    real_labels = torch.from_numpy(y_heldout[idx])
     gen = torch.Generator().manual_seed(int(options["seed"]))
     gan.G.eval()
     for D in gan.Ds:

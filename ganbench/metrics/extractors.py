@@ -3,12 +3,13 @@
 ``ganbench-classifier`` (default, offline) is the per-dataset DomainClassifier, registered with torch-fidelity
 (``ganbench.metrics.torch_fidelity_extractors``) and created through its registry like torch-fidelity's own
 ``inception-v3-compat`` (standard FID/KID/IS, comparable with papers) and ``vgg16`` (the precision/recall network of
-Kynkäänniemi et al.), which are used when the config gives their weights files (they cannot be downloaded here):
+Kynkäänniemi et al.), which load their weights from a local file: the one the config gives, or the one the
+pipeline downloaded into results/weights when online (``ganbench.weights``):
 
-- ``evaluation.feature_extractor`` + ``feature_extractor_weights``: FID, KID, IS (and, by default, the
+- ``evaluation.feature_extractor`` (+ ``feature_extractor_weights``): FID, KID, IS (and, by default, the
   precision/recall/density/coverage features);
-- ``evaluation.prc_feature_extractor_weights``: a VGG16 weights file; when given, precision, recall, density and
-  coverage use VGG16's fc2 features (after ReLU) instead.
+- ``evaluation.prc_feature_extractor: vgg16`` (+ ``prc_feature_extractor_weights``; giving the weights alone implies
+  vgg16): precision, recall, density and coverage use VGG16's fc2 features (after ReLU) instead.
 
 Every extractor takes uint8 N×C×H×W; grayscale is repeated to RGB for extractors that expect three channels. On a
 stacked dataset (three base images as R, G, B) the domain classifier is applied per channel: its features are the
@@ -59,16 +60,17 @@ MAIN_EXTRACTORS = (CLASSIFIER, "inception-v3-compat")  # those with logits (IS n
 
 
 def check_options(options: dict[str, Any]) -> None:
-    """Fail early, naming the key, on an unknown extractor or a weights file that is missing or absent."""
+    """Fail early, naming the key, on an unknown extractor or a weights file that is given but absent (weights
+    left out are downloaded by the pipeline, ``ganbench.weights``)."""
     name = options["feature_extractor"]
     if name not in MAIN_EXTRACTORS:
         raise ConfigError(f"evaluation.feature_extractor: unknown {name!r}; expected one of "
                           f"{', '.join(MAIN_EXTRACTORS)}")
+    prc = options.get("prc_feature_extractor")
+    if prc not in (None, PRC_EXTRACTOR):
+        raise ConfigError(f"evaluation.prc_feature_extractor: unknown {prc!r}; expected {PRC_EXTRACTOR} or null")
     weights = {"feature_extractor_weights": options.get("feature_extractor_weights") if name != CLASSIFIER else None,
                "prc_feature_extractor_weights": options.get("prc_feature_extractor_weights")}
-    if name != CLASSIFIER and weights["feature_extractor_weights"] is None:
-        raise ConfigError(f"evaluation.feature_extractor_weights: {name} needs a local weights file (it cannot "
-                          "be downloaded here); give its path, or use ganbench-classifier")
     for key, path in weights.items():
         if path is not None and not os.path.isfile(path):
             raise ConfigError(f"evaluation.{key}: weights file {path} does not exist")
@@ -82,10 +84,13 @@ class Extractor:
         if name not in SPECS:
             raise ConfigError(f"evaluation.feature_extractor: unknown {name!r}; expected one of {', '.join(SPECS)}")
         if weights_path is None:
+            from ganbench.weights import WEIGHTS
+
             raise ConfigError("evaluation: the ganbench-classifier extractor needs the trained domain classifier "
                               "(--classifier)" if name == CLASSIFIER else
-                              f"evaluation: the {name} extractor needs a local weights file (it cannot be "
-                              "downloaded here); give its path, or use ganbench-classifier")
+                              f"{WEIGHTS[name].key}: the {name} extractor needs its weights file; give a local copy "
+                              f"there, or let the pipeline download it (`ganbench download-weights --config C "
+                              f"--extractor {name}`, then --weights/--prc-weights), or use ganbench-classifier")
         self.name = name
         self.spec = SPECS[name]
         self.device = device
@@ -133,9 +138,8 @@ class FeaturePipeline:
         if main == CLASSIFIER:
             weights = None if classifier_path is None else str(classifier_path)
         pipe.add(main, weights, device, {FID: "features", ISC: "logits"})
-        prc_weights = options.get("prc_feature_extractor_weights")
-        if prc_weights is not None:
-            pipe.add(PRC_EXTRACTOR, prc_weights, device, {PRC: "features"})
+        if options.get("prc_feature_extractor") or options.get("prc_feature_extractor_weights"):
+            pipe.add(PRC_EXTRACTOR, options.get("prc_feature_extractor_weights"), device, {PRC: "features"})
         else:
             pipe.roles[PRC] = pipe.roles[FID]
         return pipe

@@ -34,6 +34,7 @@ from ganbench.metrics.kid import real_sums
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.modes import histogram_coverage, label_counts, min_samples, reached
 from ganbench.metrics.registry import Figure, Score, metric
+from ganbench.report.budget import budget_figure
 
 if TYPE_CHECKING:
     from ganbench.metrics.context import FloorContext, RealContext, RunContext
@@ -176,7 +177,8 @@ def _fidelity_figures(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
         ),
         records=("kid_std", "is_std", "extractor", "prc_extractor", "fid_curve", "snapshot_fid_cpu_seconds"),
         nan_records=("kid_std", "is_std"),
-        floor=_fidelity_floor, real=_fidelity_real, figures=(Figure("fidelity", _fidelity_figures),))
+        floor=_fidelity_floor, real=_fidelity_real,
+        figures=(Figure("fidelity", _fidelity_figures), budget_figure("fidelity")))
 def fidelity(ctx: RunContext) -> dict[str, Any]:
     """FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training snapshot (best
     and final are reported, since GANs often collapse late)."""

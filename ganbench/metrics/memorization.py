@@ -57,13 +57,14 @@ def memorization_ratio(gen: torch.Tensor, train: torch.Tensor, heldout_median: f
 def _reference(ctx: RealContext) -> dict[str, Any]:
     """The domain-classifier features of the whole train split (stored at half size: a stacked train split is
     60 000 × 384; distances in float32) and the median nearest-training distance of ``memorization_samples``
-    held-out test images; a second, disjoint held-out subset is kept for the floor."""
+    held-out images (of the test split; of the validation split in a search's phase 1); a second, disjoint held-out
+    subset is kept for the floor."""
     from ganbench.metrics.context import heldout_pair
     from ganbench.metrics.extractors import CLASS_FEATURES
 
     train = ctx.features(ctx.data.x_train, CLASS_FEATURES).half()
     heldout, ctx.floor_inputs["memorization_heldout"] = heldout_pair(
-        ctx.data.x_test, int(ctx.options["memorization_samples"]), ctx.seed + 2)
+        ctx.data.heldout(ctx.options["real_split"])[0], int(ctx.options["memorization_samples"]), ctx.seed + 2)
     reference = ctx.features(heldout, CLASS_FEATURES)
     return {"memorization": {"train": train, "heldout_median": median_distance(reference, train),
                              "heldout_samples": len(reference)}}

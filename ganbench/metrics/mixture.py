@@ -15,6 +15,7 @@ import torch
 from ganbench.metrics.coverage import count_figure
 from ganbench.metrics.modes import mixture_metrics
 from ganbench.metrics.registry import Figure, Score, metric
+from ganbench.report.budget import budget_figure
 
 if TYPE_CHECKING:
     from ganbench.metrics.context import RunContext
@@ -62,7 +63,7 @@ def _mode_training(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
         records=("mode_counts", "mode_min_samples", "mixture_samples", "mode_min_share", "mode_curve"),
         figures=(Figure("modes", _mode_bars),
                  count_figure("mode_counts", "mode_min_samples", "high-quality samples per mode", False),
-                 Figure("mode_curve", _mode_training)))
+                 Figure("mode_curve", _mode_training), budget_figure("mixture")))
 def mixture(ctx: RunContext) -> dict[str, Any]:
     from ganbench.metrics.context import generate, mixture_options, snapshots
 

@@ -39,7 +39,7 @@ def real_features(data_path: str | Path, classifier_path: str | Path | None, opt
     n, seed, bs = int(options["num_samples"]), int(options["seed"]), int(options["batch_size"])
     split = options["real_split"]
     start = time.perf_counter()
-    real = pipe(batches(subset(getattr(data, f"x_{split}"), n, seed), bs), roles=REAL_ROLES)
+    real = pipe(batches(subset(data.split(split)[0], n, seed), bs), roles=REAL_ROLES)
     ctx = RealContext(data, pipe, options, real)
     blob: dict[str, Any] = {**real, "split": split, "extractor": pipe.main_name, "num_samples": len(real[FID])}
     families = _applicable(ctx)

@@ -125,6 +125,8 @@ def reconstruction_metrics(model: LoadedCodec, images: np.ndarray, batch_size: i
         ),
         records=("reconstruction_images",))
 def reconstruction(ctx: Any) -> dict[str, Any]:
-    """Reconstruction error of ``num_samples`` test images (the encoder from the newest checkpoint)."""
+    """Reconstruction error of ``num_samples`` test images (validation images in a search's phase 1; the encoder
+    from the newest checkpoint)."""
     model = load_codec(ctx.run_dir, ctx.data.shape, ctx.settings, ctx.data.num_classes, ctx.device)
-    return reconstruction_metrics(model, ctx.data.x_test[:ctx.n], int(ctx.options["batch_size"]), ctx.device)
+    heldout = ctx.data.heldout(ctx.options["real_split"])[0]
+    return reconstruction_metrics(model, heldout[:ctx.n], int(ctx.options["batch_size"]), ctx.device)

@@ -35,6 +35,7 @@ from ganbench.metrics import registry
 from ganbench.report import costs, pictures, provenance, views
 from ganbench.report.figures import figures, read_json
 from ganbench.report.published import Published, PublishedTable, load_published, published_view
+from ganbench.report.search import search_section
 from ganbench.report.stylegan import GROUPED, effective_settings, mixing_table, ppl_notes
 from ganbench.report.tables import build_table
 
@@ -98,6 +99,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
         significance=views.significance(len(config.seeds), config.report["alpha"]),
         bootstrap=config.report["bootstrap"],
         figures=figures(df, config, results, out, datasets, order, lambda path: os.path.relpath(path, out)),
+        search=search_section(config, results, labels),
         datasets=datasets,
         samples=pictures.sample_images(df, config, results, out, order, datasets),
         networks=pictures.network_pictures(df, config, results, out, order, datasets),

@@ -200,15 +200,16 @@ def snapshot_scatter(panels: pd.DataFrame, centers: np.ndarray, dataset: str, pa
     return _save(fig, path)
 
 
-def metric_strip(df: pd.DataFrame, metric: str, label: str, dataset: str, order: list[str], path: Path) -> Path:
-    """One metric over seeds per variant: a box plot with every seed as a dot."""
+def metric_strip(df: pd.DataFrame, metric: str, label: str, dataset: str, order: list[str], path: Path,
+                 what: str = "seeds") -> Path:
+    """One metric over seeds (or the rows ``what`` names) per variant: a box plot with every row as a dot."""
     df = _clean(df, metric)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(order), 3.2))
     with warnings.catch_warnings():  # seaborn 0.13 still passes matplotlib ≥ 3.10's deprecated ``vert``
         warnings.filterwarnings("ignore", message="vert: bool", category=matplotlib.MatplotlibDeprecationWarning)
         sns.boxplot(data=df, x="variant", y=metric, order=order, color="white", ax=ax, fliersize=0)
     sns.stripplot(data=df, x="variant", y=metric, order=order, ax=ax, size=5)
-    ax.set_title(f"{dataset}: {label} over seeds")
+    ax.set_title(f"{dataset}: {label} over {what}")
     ax.tick_params(axis="x", rotation=30)
     return _save(fig, path)
 

@@ -64,10 +64,12 @@ def allow_double_backward() -> None:
 
 def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Path, seed: int,
               runtime: dict[str, Any] | None = None, threads: int | None = None,
-              progress: bool | None = None) -> dict[str, Any]:
+              progress: bool | None = None, reuse: str | Path | None = None) -> dict[str, Any]:
     """Train one run into ``out_dir``: resume it when the folder holds a run of the same identity, else move the
     folder's contents aside (``ganbench.runs.claim``) and start fresh. ``settings`` may carry display keys
-    (label, datasets): they are dropped, they shape nothing."""
+    (label, datasets): they are dropped, they shape nothing. ``reuse``: the folder of a finished run that may be
+    this very run (a search's phase-1 run of the selected setting): when its identity is this run's, its files are
+    copied (``ganbench.runs.copy_run``) instead of training again."""
     from ganbench.config import RUNTIME_DEFAULTS
 
     runtime = {**RUNTIME_DEFAULTS, **(runtime or {})}
@@ -82,6 +84,10 @@ def train_run(settings: dict[str, Any], data_path: str | Path, out_dir: str | Pa
         torch.backends.cudnn.benchmark = bool(runtime["cudnn_benchmark"]) and not runtime["deterministic"]
     data = load_prepared(data_path)
     identity = specs.train_identity({"settings": settings, "seed": seed, "runtime": runtime}, fingerprint(data))
+    if reuse is not None:
+        copied = runs.copy_run(reuse, out, identity)
+        if copied is not None:
+            return copied
     run_id, moved = runs.claim(out, identity)
     seed_everything(seed)
     gan = build_gan(settings, data, device)

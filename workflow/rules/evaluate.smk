@@ -33,6 +33,7 @@ rule train_classifier:
 
 rule real_features:
     input:
+        unpack(weights_inputs),
         data=f"{RESULTS}/data/{{dataset}}.npz",
         classifier=f"{RESULTS}/classifier/{{dataset}}/model.pt",
     output:
@@ -47,10 +48,12 @@ rule real_features:
     threads: 1
     params:
         spec=specs.canonical(specs.evaluation_spec(CFG)),
+        weights=weights_args,
+        floor=lambda w, output: f"--floor {output.floor}",
     shell:
         "python -m ganbench real-features --spec {params.spec:q} --data {input.data} "
-        "--classifier {input.classifier} --out {output.features} --floor {output.floor} --threads {threads} "
-        "> {log} 2>&1"
+        "--classifier {input.classifier} {params.weights} --out {output.features} {params.floor} "
+        "--threads {threads} > {log} 2>&1"
 
 
 rule evaluate:

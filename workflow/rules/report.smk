@@ -43,6 +43,7 @@ rule report:
         floors=[f"{RESULTS}/features/{d}/floor.json" for d in sorted(IMAGE_DATASETS)],
         classifiers=[f"{RESULTS}/classifier/{d}/info.json" for d in sorted(IMAGE_DATASETS)],
         data=[f"{RESULTS}/data/{d}.npz" for d in CFG.datasets],
+        searches=[f"{search_path(RESULTS, d, v)}/selected.json" for d, v in sorted(SEARCHED)],
         published=PUBLISHED,  # the papers' numbers shown beside ours: an edit rebuilds the report
     output:
         report(

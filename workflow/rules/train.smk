@@ -6,11 +6,15 @@
 # after ganbench.runs has checked that they were made under the same settings (else they are moved to
 # results/stale/). On SIGTERM (a cluster's time limit or preemption) training writes a checkpoint of the current
 # step and the job exits 143; a rerun, or the profile's retries, resumes from there.
+#
+# A searched variant's runs (phase 2 of its search, workflow/rules/search.smk) train the setting its `select`
+# checkpoint chose: they wait for it, and their spec carries it.
 
 
 rule train:
     input:
         data=f"{RESULTS}/data/{{dataset}}.npz",
+        selection=selection_wait,
     output:
         train=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/train.json",
     log:
@@ -25,9 +29,10 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
-        identity=lambda w: specs.canonical(specs.train_param(specs.train_spec(CFG, w.dataset, w.variant, w.seed))),
-        spec=lambda w, input: specs.canonical(specs.train_spec(CFG, w.dataset, w.variant, w.seed)),
+        identity=lambda w: specs.canonical(specs.train_param(phase2_spec(w))),
+        spec=lambda w, input: specs.canonical(phase2_spec(w)),
         out_dir=lambda w, output: str(Path(output.train).parent),
+        reuse=lambda w, input: reuse_args(w),
     shell:
         "python -m ganbench train --spec {params.spec:q} --data {input.data} --out-dir {params.out_dir} "
-        "--threads {threads} --record-failure > {log} 2>&1"
+        "{params.reuse} --threads {threads} --record-failure > {log} 2>&1"
