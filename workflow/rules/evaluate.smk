@@ -21,9 +21,13 @@ rule train_classifier:
         f"{RESULTS}/logs/classifier/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/classifier/{{dataset}}.tsv"
+    # One thread and a high priority: it starts as soon as its data is prepared and runs beside the 1-thread training
+    # jobs. With 2 threads it waited for two cores to be free at once, which on 2 cores is after the last training
+    # job, and it and the real features then ran as a serial tail (the cluster profiles set its threads themselves).
+    priority: 10
     conda:
         "../envs/ganbench.yaml"
-    threads: 2
+    threads: 1
     params:
         spec=specs.canonical(specs.classifier_spec(CFG)),
     shell:
@@ -43,6 +47,7 @@ rule real_features:
         f"{RESULTS}/logs/features/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/features/{{dataset}}.tsv"
+    priority: 10
     conda:
         "../envs/ganbench.yaml"
     threads: 1
