@@ -7,6 +7,7 @@ A variant (or ``defaults``, then every variant) may carry a ``search:`` block::
       samples: 20             # random: the settings drawn; grid: the most settings the grid may have
       seed: 0                 # the search seed: the same config draws the same settings
       seeds: [0]              # phase-1 training seeds (default: the config's first seed)
+      include_variant: false  # random: h0 is the variant's own settings instead of a draw
       metric: fid             # read on the validation split; its direction (higher or lower is better) decides
       space:                  # setting key (dotted; a number indexes a list) -> a distribution
         optimizer.lr_g: {log_uniform: [1.0e-5, 1.0e-2], also: [optimizer.lr_d]}   # one value, set at both keys
@@ -31,7 +32,10 @@ phase 2   the ordinary runs ``results/runs/<dataset>/<variant>/seed<s>`` train t
 ========  ===================================================================================================
 
 Random samples are drawn setting by setting from ``numpy.random.default_rng([seed, k])``: raising ``samples``
-keeps the settings already drawn (and their finished runs) and adds new ones. Drawn numbers are rounded to 4
+keeps the settings already drawn (and their finished runs) and adds new ones. With ``include_variant`` the first
+setting, h0, is the variant's own values at the searched keys (its published settings), as the study's code
+(google/compare_gan) always puts each model's published defaults among its 100 settings; h1, h2, ... are the same
+draws as without it. Drawn numbers are rounded to 4
 significant digits, which keeps them readable in the report and exact in the config records.
 
 The report shows the selection, the phase-1 values and the budget curves drawn from them
@@ -56,7 +60,7 @@ from ganbench.registry import Registry
 
 METHODS = ("random", "grid")
 SEARCH_DEFAULTS: dict[str, Any] = {"method": "random", "samples": 20, "seed": 0, "seeds": None, "metric": "fid",
-                                   "space": {}}
+                                   "include_variant": False, "space": {}}
 EXTRA_KEYS = ("points", "also")  # beside the distribution's name in a space entry
 DIGITS = 4  # significant digits of a drawn number
 VALIDATION = "val"  # the split phase 1 is evaluated on
@@ -204,6 +208,7 @@ class Search:
     seeds: tuple[int, ...]  # phase-1 training seeds
     metric: str
     params: tuple[Param, ...]
+    include_variant: bool = False  # h0 = the variant's own settings (random search only)
 
 
 @dataclass(frozen=True)
@@ -236,14 +241,39 @@ def parse_search(raw: dict[str, Any], where: Callable[[str], str], default_seeds
     if repeated:
         raise ConfigError(f"{where('space')}: {repeated[0]} is set by two entries of the space (a key and an `also`)")
     seeds = tuple(int(x) for x in (s["seeds"] if s["seeds"] is not None else list(default_seeds)[:1]))
-    return Search(s["method"], int(s["samples"]), int(s["seed"]), seeds, str(s["metric"]), params)
+    if s["include_variant"] and s["method"] != "random":
+        raise ConfigError(f"{where('include_variant')}: only a random search includes the variant's own settings "
+                          f"(a grid is searched whole, and its points need not contain them); got method "
+                          f"{s['method']!r}")
+    return Search(s["method"], int(s["samples"]), int(s["seed"]), seeds, str(s["metric"]), params,
+                  bool(s["include_variant"]))
 
 
-def draws(search: Search, where: Callable[[str], str]) -> list[dict[str, Any]]:
-    """The drawn values of every setting, in order h = 0, 1, ...: {space key: value}."""
+def value_at(settings: dict[str, Any], key: str, where: str) -> Any:
+    """The value of the dotted ``key`` in ``settings`` (a number indexes a list)."""
+    node: Any = settings
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        path = ".".join(parts[:i + 1])
+        if isinstance(node, dict) and part not in node:
+            raise ConfigError(f"{where}: include_variant needs the variant's own value of {key!r}, and it sets no "
+                              f"{path!r}; set it in the variant (or defaults)")
+        node = node[_child(node, part, path, where)]
+    return copy.deepcopy(node)
+
+
+def draws(search: Search, where: Callable[[str], str],
+          settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The drawn values of every setting, in order h = 0, 1, ...: {space key: value}. With ``include_variant``,
+    h0 is read from the variant's ``settings``."""
     if search.method == "random":
         out = []
         for h in range(search.samples):
+            if h == 0 and search.include_variant:
+                if settings is None:
+                    raise ValueError("include_variant: draws() needs the variant's settings")
+                out.append({p.key: value_at(settings, p.key, where(f"space.{p.key}")) for p in search.params})
+                continue
             rng = np.random.default_rng([search.seed, h])
             out.append({p.key: p.dist.draw(rng) for p in search.params})
         return out
@@ -311,7 +341,7 @@ def expand(search: Search, settings: dict[str, Any], where: Callable[[str], str]
            searchable: Iterable[str]) -> list[Sample]:
     """Every sampled setting of a variant whose resolved ``settings`` are given: its values and settings delta."""
     samples = []
-    for h, values in enumerate(draws(search, where)):
+    for h, values in enumerate(draws(search, where, settings)):
         full = copy.deepcopy(settings)
         for p in search.params:
             for key in p.keys:

@@ -67,6 +67,18 @@ def test_expansion_is_deterministic_and_growing_the_budget_keeps_the_settings_dr
     assert [(r.variant, r.h, r.seed) for r in a.search_runs()] == [("gp", h, 0) for h in range(5)]
 
 
+def test_include_variant_makes_h0_the_variants_own_settings_and_keeps_the_other_draws():
+    """As the study's code does (google/compare_gan: the published defaults are always among the 100 settings):
+    h0 is the variant's own values at the searched keys, h1.. are the draws the same search makes without it."""
+    plain = [s.values for s in Config(with_search()).samples("gp")]
+    config = Config(with_search(include_variant=True))
+    values = [s.values for s in config.samples("gp")]
+    assert values[0] == {"optimizer.lr_g": 2e-4, "optimizer.betas.0": 0.5, "d_steps": 2}
+    assert values[1:] == plain[1:] and values[0] != plain[0]
+    settings = config.sample_settings("gp", 0)
+    assert settings == config.settings("gp") | {"search": settings["search"]}
+
+
 def test_a_grid_is_the_product_of_the_values_in_order():
     space = {"optimizer.lr_g": {"log_uniform": [1.0e-4, 1.0e-2], "points": 3}, "d_steps": {"choice": [1, 5]}}
     config = Config(with_search(method="grid", samples=6, space=space))
@@ -103,6 +115,8 @@ KEY = "variants[1].search"
     (None, {"metric": "memorization_ratio"}, f"{KEY}.metric", "no higher- or lower-is-better"),
     (None, {"metric": "modes"}, f"{KEY}.metric", "points datasets"),
     (None, {"nope": 1}, KEY, "'nope' was unexpected"),  # the schema
+    ({"d_steps": {"choice": [1, 5]}}, {"method": "grid", "include_variant": True}, f"{KEY}.include_variant",
+     "only a random search"),
 ])
 def test_a_bad_search_is_refused_naming_the_key(space, search, key, message):
     if space is not None:
