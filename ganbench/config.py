@@ -32,17 +32,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
-EVALUATION_DEFAULTS: dict[str, Any] = {
+# The evaluation options that several parts read (sample counts, the feature networks, the domain classifier);
+# an option that one metric family alone reads is declared by its module (``ganbench.metrics.registry.Option``),
+# and ``evaluation_defaults()`` adds those.
+EVALUATION_SHARED_DEFAULTS: dict[str, Any] = {
     "num_samples": 10_000,
     "batch_size": 500,
     "real_split": "test",
     "seed": 2024,
     "feature_extractor": "ganbench-classifier",
     "feature_extractor_weights": None,
-    "kid_subset_size": 1000,
-    "kid_subsets": 100,
-    "prc_neighborhood": 3,
-    "dc_neighborhood": 5,  # density/coverage (Naeem et al. 2020)
     "prc_feature_extractor": None,  # "vgg16": precision/recall/density/coverage on VGG16 fc2 features
     "prc_feature_extractor_weights": None,  # a local VGG16 weights file (implies vgg16); none: downloaded
     "weights_mirrors": None,  # where inception/vgg16 weights are downloaded from (ganbench.weights); none: official
@@ -50,16 +49,28 @@ EVALUATION_DEFAULTS: dict[str, Any] = {
     "stacked_samples": 26_000,  # samples for the 1000-mode count on stacked datasets (VEEGAN, PacGAN)
     "mixture_samples": 2_500,  # samples per evaluation of a 2-D mixture (VEEGAN, PacGAN); not num_samples
     "mode_min_share": 0.1,  # a mode/class is "reached" with ≥ this fraction of a uniform share of the samples
-    "memorization_samples": 1000,  # generated / held-out samples in the nearest-training-neighbour check
     "truncation_psi": None,  # stylegan: ψ for every metric (null: the run's architecture option, 1.0 = none)
-    "ppl_samples": 2000,  # path pairs of the perceptual path length (stylegan runs; the paper: 100 000)
-    "ppl_epsilon": 1e-4,
-    "ppl_similarity": "auto",  # LPIPS where its weights are in torch's hub cache, else the domain classifier
     "classifier": {"epochs": 1, "batch_size": 128, "lr": 1e-3, "min_accuracy": 0.8, "seed": 0, "width": 16},
-    # classification accuracy score of conditional generators (ganbench.metrics.cas): the classifier trained on
-    # `samples` generated images, as the domain classifier is trained
-    "cas": {"samples": 10_000, "epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "width": 16},
 }
+
+
+@functools.cache
+def _evaluation_defaults() -> dict[str, Any]:
+    from ganbench.metrics.registry import DeclarationError, options
+
+    owned = options()
+    clash = sorted(set(owned) & set(EVALUATION_SHARED_DEFAULTS))
+    if clash:
+        raise DeclarationError(f"evaluation option {clash[0]!r} is declared by a metric and by ganbench.config")
+    return {**EVALUATION_SHARED_DEFAULTS, **{name: option.default for name, option in owned.items()}}
+
+
+def evaluation_defaults() -> dict[str, Any]:
+    """Every option of the ``evaluation`` section with its default: the shared ones and those the metric modules
+    declare (a copy: change it freely)."""
+    return copy.deepcopy(_evaluation_defaults())
+
+
 REPORT_DEFAULTS: dict[str, Any] = {"baseline": None, "bootstrap": 2000, "alpha": 0.05, "mixing_table": None}
 RUNTIME_DEFAULTS: dict[str, Any] = {"device": "auto", "threads": None, "deterministic": False, "amp": False,
                                      "compile": False, "cudnn_benchmark": False}
@@ -155,7 +166,7 @@ class Config:
         self.seeds: list[int] = list(raw["seeds"])
         self.datasets: dict[str, dict[str, Any]] = {k: dict(v or {}) for k, v in raw["datasets"].items()}
         self.defaults = merge(SETTINGS_DEFAULTS, raw.get("defaults") or {})
-        self.evaluation = merge(EVALUATION_DEFAULTS, raw.get("evaluation") or {})
+        self.evaluation = merge(evaluation_defaults(), raw.get("evaluation") or {})
         self.report = merge(REPORT_DEFAULTS, raw.get("report") or {})
         self.runtime = merge(RUNTIME_DEFAULTS, raw.get("runtime") or {})
         self.title = raw.get("title", "ganbench")
@@ -335,15 +346,17 @@ class Config:
         from ganbench.metrics.extractors import check_options
 
         check_options(self.evaluation)
-        from ganbench.metrics.ppl import check_similarity
+        from ganbench.metrics.registry import options
 
-        check_similarity(self.evaluation["ppl_similarity"])
+        for name, option in options().items():
+            if option.check is not None:
+                option.check(self.evaluation[name])
         if self.report["baseline"] is not None and self.report["baseline"] not in seen:
             raise ConfigError(f"report.baseline: {self.report['baseline']!r} is not a variant name")
         for i, name in enumerate(self.report["mixing_table"] or []):
             if name not in seen:
                 raise ConfigError(f"report.mixing_table[{i}]: {name!r} is not a variant name")
-        extra = set(self.evaluation) - set(EVALUATION_DEFAULTS)
+        extra = set(self.evaluation) - set(_evaluation_defaults())
         if extra:
             raise ConfigError(f"evaluation.{sorted(extra)[0]}: unknown key")
         if self.evaluation["real_split"] == "val":
@@ -453,7 +466,15 @@ def _architecture_class(settings: dict[str, Any], key: str = "variant"):
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema: the file (which Snakemake's ``validate`` reads) with the evaluation options the metric
+    modules declare added, and every other evaluation key refused."""
+    from ganbench.metrics.registry import options
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    evaluation = schema["properties"]["evaluation"]
+    evaluation["properties"].update({name: option.schema for name, option in options().items()})
+    evaluation["additionalProperties"] = False
+    return schema
 
 
 @functools.cache

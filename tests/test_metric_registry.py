@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, Config, merge
+from ganbench.config import SETTINGS_DEFAULTS, Config, evaluation_defaults, merge
+from ganbench.errors import ConfigError
 from ganbench.metrics import registry
 from ganbench.metrics.evaluate import evaluate_run
-from ganbench.metrics.registry import METRICS, DeclarationError, Figure, Metric, Score, metric
+from ganbench.metrics.registry import METRICS, DeclarationError, Figure, Metric, Option, Score, metric
 from ganbench.report.build import build_report
 from ganbench.train.run import train_run
 from test_report import IMAGE, POINTS, RAW_CONFIG, Page, metrics_frame, write_results
 
-OPTIONS = {**EVALUATION_DEFAULTS, "mixture_samples": 600, "batch_size": 200}
+OPTIONS = {**evaluation_defaults(), "mixture_samples": 600, "batch_size": 200}
 
 
 def spread(ctx) -> dict[str, float]:
@@ -44,15 +45,27 @@ SPREAD = Metric("spread", spread, (Score("spread", "Spread (toy)", "lower", "{:.
                 ("points",), records=("spread_samples",), figures=(Figure("spread", spread_figure),))
 
 
+def forget_declared_options() -> None:
+    """The config's defaults and schema are computed once from the metric declarations; a test that changes the
+    declarations clears them."""
+    from ganbench import config
+
+    for cached in (config._evaluation_defaults, config._schema, config._validator):
+        cached.cache_clear()
+
+
 @pytest.fixture
 def declared(monkeypatch):
-    """Declare a metric for one test (the registry is restored afterwards)."""
+    """Declare a metric for one test (the registry, and what the config derived from it, are restored afterwards)."""
     registry.load()
 
     def declare(family: Metric) -> None:
         monkeypatch.setitem(METRICS._items, family.name, family)
+        forget_declared_options()
 
-    return declare
+    yield declare
+    monkeypatch.undo()
+    forget_declared_options()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +82,7 @@ def test_every_declared_score_can_be_shown():
     assert len(names) == len(set(names))
     assert {"fid", "precision", "modes", "memorization_ratio", "wasserstein", "conditional_accuracy"} <= set(names)
     for s in registry.scores():
-        assert s.describe(EVALUATION_DEFAULTS) and s.format(1.25) != "—" and s.kinds
+        assert s.describe(evaluation_defaults()) and s.format(1.25) != "—" and s.kinds
         assert registry.family_of(s.name).compute is not None
 
 
@@ -90,7 +103,64 @@ def test_incomplete_declarations_fail_loudly():
     with pytest.raises(DeclarationError, match="already declared by 'fidelity'"):
         metric("fid_again", kinds=("image",), scores=(Score("fid", "FID", "lower", "{:.2f}", "again"),))(dict)
     with pytest.raises(DeclarationError, match="reads an option the evaluation section does not have"):
-        Score("x", "X", "higher", "{:.2f}", lambda o: f"k = {o['no_such_option']}").describe(EVALUATION_DEFAULTS)
+        Score("x", "X", "higher", "{:.2f}", lambda o: f"k = {o['no_such_option']}").describe(evaluation_defaults())
+
+
+def test_an_option_is_declared_by_its_metric_alone(declared, ring8_run, ring8_npz, tmp_path):
+    """A metric's own evaluation option lives in its declaration: the config then defaults it, checks it against
+    the declared schema (the error names the key) and hands it to the metric; nothing else is edited."""
+    option = Option("spread_points", 600, {"type": "integer", "minimum": 10,
+                                           "description": "Samples of the toy spread metric."})
+
+    def compute(ctx):
+        import torch
+
+        from ganbench.metrics.context import generate
+
+        net, z_dim = ctx.generator
+        n = int(ctx.options["spread_points"])
+        points = torch.cat(list(generate(net, z_dim, n, 200, 0, ctx.device)))
+        return {"spread": float(points.std()), "spread_samples": len(points)}
+
+    with pytest.raises(ConfigError, match=r"^evaluation\.spread_points: .*unknown key|'spread_points' was unexpected"):
+        Config({**RAW_CONFIG, "evaluation": {"spread_points": 50}})  # not declared yet
+    declared(Metric("spread", compute, SPREAD.scores, ("points",), records=("spread_samples",), options=(option,)))
+    assert Config(RAW_CONFIG).evaluation["spread_points"] == 600
+    with pytest.raises(ConfigError, match=r"^evaluation\.spread_points: 5 is less than the minimum of 10"):
+        Config({**RAW_CONFIG, "evaluation": {"spread_points": 5}})
+    with pytest.raises(ConfigError, match=r"^evaluation.*spread_pts"):
+        Config({**RAW_CONFIG, "evaluation": {"spread_pts": 50}})
+    config = Config({**RAW_CONFIG, "evaluation": {"spread_points": 50, "batch_size": 200}})
+    out = evaluate_run(ring8_run, ring8_npz, config.evaluation, tmp_path / "metrics.json")
+    assert out["spread_samples"] == 50
+
+
+def test_option_declarations_are_checked():
+    with pytest.raises(DeclarationError, match="fails its own schema"):
+        Option("x_samples", 1, {"type": "integer", "minimum": 2, "description": "x"})
+    with pytest.raises(DeclarationError, match="needs a description"):
+        Option("x_samples", 2, {"type": "integer"})
+    with pytest.raises(DeclarationError, match="not a valid JSON schema"):
+        Option("x_samples", 2, {"type": "integr", "description": "x"})
+    score = Score("x", "X", "higher", "{:.2f}", "an x")
+    with pytest.raises(DeclarationError, match="'kid_subsets' is already declared by 'fidelity'"):
+        metric("x", kinds=("image",), scores=(score,),
+               options=(Option("kid_subsets", 3, {"type": "integer", "description": "again"}),))(dict)
+    # every shipped option: its default passes its schema (checked at declaration) and reaches the defaults
+    from ganbench.config import EVALUATION_SHARED_DEFAULTS
+
+    owned = registry.options()
+    assert {"kid_subsets", "prc_neighborhood", "memorization_samples", "ppl_samples", "cas"} <= set(owned)
+    assert not set(owned) & set(EVALUATION_SHARED_DEFAULTS)
+    assert {k: evaluation_defaults()[k] for k in owned} == {k: o.default for k, o in owned.items()}
+
+
+def test_an_option_that_a_metric_and_the_config_both_declare_is_refused(declared):
+    score = Score("x", "X", "higher", "{:.2f}", "an x")
+    declared(Metric("x", dict, (score,), ("image",),
+                    options=(Option("num_samples", 10, {"type": "integer", "description": "again"}),)))
+    with pytest.raises(DeclarationError, match="'num_samples' is declared by a metric and by ganbench.config"):
+        evaluation_defaults()
 
 
 def test_a_number_computed_without_a_declaration_stops_the_evaluation(declared, ring8_run, ring8_npz, tmp_path):
@@ -124,14 +194,14 @@ def test_one_declaration_reaches_evaluation_tables_and_figures(declared, ring8_r
 
 
 def test_descriptions_follow_the_evaluation_options(tmp_path):
-    options = {**EVALUATION_DEFAULTS, "prc_neighborhood": 7, "dc_neighborhood": 9, "stacked_samples": 12_345,
+    options = {**evaluation_defaults(), "prc_neighborhood": 7, "dc_neighborhood": 9, "stacked_samples": 12_345,
                "mode_min_share": 0.25, "mixture_samples": 999, "memorization_samples": 321}
     text = {s.name: s.describe(options) for s in registry.scores()}
     assert "k = 7" in text["precision"] and "k = 7" in text["recall"]
     assert "k = 9" in text["density"] and "k = 9" in text["coverage"]
     assert "12,345" in text["stacked_modes"] and "0.25" in text["classes_reached"]
     assert "999" in text["modes"] and "321" in text["memorization_ratio"]
-    defaults = {s.name: s.describe(EVALUATION_DEFAULTS) for s in registry.scores()}
+    defaults = {s.name: s.describe(evaluation_defaults()) for s in registry.scores()}
     assert "k = 3" in defaults["precision"] and "26,000" in defaults["stacked_modes"]
     # and in the report, from the config's evaluation section
     root = tmp_path / "tree"

@@ -19,7 +19,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
+from ganbench.config import SETTINGS_DEFAULTS, evaluation_defaults, merge
 from ganbench.data import load_prepared, make_builder, prepare_dataset
 from ganbench.data.base import Prepared
 from ganbench.data.mixtures import Ring8
@@ -52,7 +52,7 @@ from ganbench.metrics.memorization import memorization_ratio, nearest_distances
 from ganbench.metrics.modes import mixture_metrics, stacked_mode_metrics
 from ganbench.train.run import train_run
 
-OPTIONS = dict(EVALUATION_DEFAULTS)
+OPTIONS = dict(evaluation_defaults())
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -415,7 +415,7 @@ def classifier(fashion, tmp_path_factory) -> tuple[Path, dict]:
     data = load_prepared(fashion)
     arrays, num_classes, _ = classifier_data(data)
     model, info = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
-                                   num_classes, EVALUATION_DEFAULTS["classifier"])
+                                   num_classes, evaluation_defaults()["classifier"])
     path = tmp_path_factory.mktemp("classifier") / "model.pt"
     save_classifier(model, path)
     return path, info
@@ -423,7 +423,7 @@ def classifier(fashion, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_domain_classifier_reaches_the_accuracy_floor_on_fashion_mnist(classifier):
     _, info = classifier
-    assert info["test_accuracy"] >= EVALUATION_DEFAULTS["classifier"]["min_accuracy"]  # 0.8
+    assert info["test_accuracy"] >= evaluation_defaults()["classifier"]["min_accuracy"]  # 0.8
     assert info["steps"] == round(60_000 / 128)  # one epoch of the full train split
 
 
@@ -660,7 +660,7 @@ def test_cas_rewards_generators_whose_samples_teach_the_classes(fashion):
     def ignores_labels(z, y):
         return torch.stack([by_class[0][i % 200] for i in range(len(y))])
 
-    options = {**EVALUATION_DEFAULTS["cas"], "samples": 2000, "epochs": 2}
+    options = {**evaluation_defaults()["cas"], "samples": 2000, "epochs": 2}
     good = test_accuracy(*generated_training_set(oracle, 8, 2000, 10, 500, 0, torch.device("cpu")), data, options)
     bad = test_accuracy(*generated_training_set(ignores_labels, 8, 2000, 10, 500, 0, torch.device("cpu")), data,
                         options)
@@ -669,7 +669,7 @@ def test_cas_rewards_generators_whose_samples_teach_the_classes(fashion):
 
 def test_cas_of_a_conditional_run_and_its_real_data_row(fashion, classifier, real_side, tmp_path):
     floor = real_side[2]
-    assert floor["cas_samples"] == EVALUATION_DEFAULTS["cas"]["samples"] and floor["cas"] > 0.7  # real data teaches
+    assert floor["cas_samples"] == evaluation_defaults()["cas"]["samples"] and floor["cas"] > 0.7  # real data teaches
     options = merge(FLOOR_OPTIONS, {"cas": {"samples": 1000, "epochs": 1}})
     outs = {}
     for mode in ("none", "concat"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, merge
+from ganbench.config import SETTINGS_DEFAULTS, evaluation_defaults, merge
 from ganbench.data import load_prepared
 from ganbench.io import read_json
 from ganbench.metrics import registry
@@ -52,7 +52,7 @@ def test_an_identity_codec_reconstructs_exactly():
 @pytest.mark.parametrize("name", list(RUNS))
 def test_reconstruction_error_on_the_test_split_from_the_checkpoints_encoder(name, runs, fmnist_small):
     data = load_prepared(fmnist_small)
-    options = {**EVALUATION_DEFAULTS, "num_samples": 200, "batch_size": 64}
+    options = {**evaluation_defaults(), "num_samples": 200, "batch_size": 64}
     ctx = RunContext(runs[name], Shared(data, options, CPU), read_json(runs[name] / "train.json"))
     evaluator = registry.load().get("reconstruction")
     assert evaluator.applies(ctx)

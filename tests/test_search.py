@@ -281,6 +281,24 @@ def test_a_finished_search_plans_nothing(searched):
     assert planned_rules(searched) == []
 
 
+def test_including_the_variants_own_settings_later_trains_only_that_setting(searched):
+    """Switching include_variant on for a finished search replaces h0's draw by the variant's own settings: only
+    h0 trains and is evaluated again (then the selection); h1 and h2 keep their runs."""
+    raw = copy.deepcopy(SEARCH_RUN)
+    raw["variants"][0]["search"]["include_variant"] = True
+    configfile = searched / "search-own.yaml"
+    configfile.write_text(yaml.safe_dump(raw, sort_keys=False))
+    proc = subprocess.run(snakemake_cmd("--directory", str(searched), "--configfile", str(configfile), "-n"),
+                          capture_output=True, text=True, env=env_with_venv(), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", proc.stdout)
+    settings = {rule: {int(h) for block in jobs if block.startswith(f"rule {rule}:")
+                       for h in re.findall(r"wildcards: .*\bh=(\d+)", block)}
+                for rule in ("train_search", "evaluate_search")}
+    assert settings == {"train_search": {0}, "evaluate_search": {0}}, proc.stdout[-3000:]
+    assert "checkpoint select:" in proc.stdout
+
+
 def test_select_reads_phase1_validation_metrics_only(searched):
     """The select job's inputs are the phase-1 metrics files, never a test-split file."""
     out = smk(searched, "-n", "--forcerun", "results/search/fashion_mnist/ns/selected.json", "--until", "select")

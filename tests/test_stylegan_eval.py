@@ -20,7 +20,7 @@ import yaml
 from test_stylegan import StyleTap, distinct
 
 from conftest import REPO, env_with_venv, snakemake_cmd
-from ganbench.config import EVALUATION_DEFAULTS, SETTINGS_DEFAULTS, Config, merge
+from ganbench.config import SETTINGS_DEFAULTS, Config, evaluation_defaults, merge
 from ganbench.data import load_prepared
 from ganbench.errors import ConfigError
 from ganbench.metrics.classifier import classifier_data, save_classifier, train_classifier
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 CPU = torch.device("cpu")
 Z = 16
 TINY = {"name": "stylegan", "ch_g": 8, "ch_d": 8, "w_dim": 16, "mapping_layers": 2}
-OPTIONS = merge(EVALUATION_DEFAULTS, {"num_samples": 300, "batch_size": 100, "kid_subset_size": 100, "kid_subsets": 5,
+OPTIONS = merge(evaluation_defaults(), {"num_samples": 300, "batch_size": 100, "kid_subset_size": 100, "kid_subsets": 5,
                                       "memorization_samples": 100, "ppl_samples": 100})
 RUN_ID = {"dataset": "fashion_mnist", "variant": "F", "seed": 0}
 
@@ -108,7 +108,7 @@ def test_ppl_similarity_is_lpips_only_with_its_weights_and_otherwise_the_classif
     else:  # offline (as here): torch-fidelity would try to download them
         with pytest.raises(ConfigError, match=r"evaluation\.ppl_similarity: lpips-vgg16 needs .*weights-vgg16"):
             check_similarity(LPIPS)
-    description = score("ppl").describe(EVALUATION_DEFAULTS)
+    description = score("ppl").describe(evaluation_defaults())
     assert "LPIPS" in description and "classifier" in description and "2000 paths" in description
 
 
@@ -116,7 +116,7 @@ def test_ppl_similarity_is_lpips_only_with_its_weights_and_otherwise_the_classif
 def classifier(fmnist_npz, tmp_path_factory) -> Path:
     """A domain classifier trained briefly on the 2000 training images (features for FID and PPL)."""
     arrays, num_classes, _ = classifier_data(load_prepared(fmnist_npz))
-    options = {**EVALUATION_DEFAULTS["classifier"], "epochs": 2}
+    options = {**evaluation_defaults()["classifier"], "epochs": 2}
     model, _ = train_classifier(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                                 num_classes, options)
     path = tmp_path_factory.mktemp("classifier") / "model.pt"
@@ -129,9 +129,11 @@ def test_ppl_is_zero_for_a_generator_that_ignores_its_code(classifier):
     options = {**OPTIONS, "ppl_samples": 200}
     out = perceptual_path_length(G, Z, options, CPU, classifier)
     assert out["ppl_similarity"] == (LPIPS if lpips_available() else CLASSIFIER_SIMILARITY)
-    assert out["ppl"] > 0 and out["ppl_samples"] == 200 and out["ppl_epsilon"] == 1e-4
+    assert out["ppl"] > 0 and out["ppl_w"] > 0 and out["ppl_samples"] == 200 and out["ppl_epsilon"] == 1e-4
+    assert out["ppl_w"] != out["ppl"]  # other paths: in W, full (t uniform) rather than in z from t = 0
     G.truncation_psi = 0.0  # every w is the mean w: both ends of each path give the same image (same noise too)
-    assert perceptual_path_length(G, Z, options, CPU, classifier)["ppl"] == 0.0
+    flat = perceptual_path_length(G, Z, options, CPU, classifier)
+    assert flat["ppl"] == 0.0 and flat["ppl_w"] == 0.0
 
 
 # ------------------------------------------------------------------------------------------- a trained run
@@ -162,7 +164,7 @@ def test_two_evaluations_of_a_stylegan_run_give_identical_metrics_with_mixed_fid
             for i in range(2)]
     first = outs[0]
     assert first["status"] == "ok", first["message"]
-    for name in (*MIXED_FID_METRICS, "ppl", "fid", "kid", "precision"):
+    for name in (*MIXED_FID_METRICS, "ppl", "ppl_w", "fid", "kid", "precision"):
         assert math.isfinite(first[name]) and name in score_registry(), name
     assert first["fid_mix1"] == first["fid"]  # one latent: ordinary sampling
     assert first["fid_mix4"] != first["fid_mix2"]
@@ -173,6 +175,7 @@ def test_two_evaluations_of_a_stylegan_run_give_identical_metrics_with_mixed_fid
                              real_pt, classifier, RUN_ID)
     assert truncated["truncation_psi"] == 0.5 and truncated["fid"] != first["fid"]
     assert truncated["ppl"] < first["ppl"]  # paths in a truncated w space are shorter
+    assert truncated["ppl_w"] < first["ppl_w"]
 
 
 def test_dcgan_runs_get_neither_mixed_fid_nor_ppl(fmnist_npz, classifier, real_pt, tmp_path):
@@ -263,7 +266,7 @@ def test_the_cpu_chain_trains_every_row_in_the_dag_and_the_report_shows_both_tab
     table = pd.read_csv(work / "results/metrics.csv").set_index("variant")
     assert list(table.index) == config.variant_names and (table["status"] == "ok").all()
     styled = ["C", "D", "E", "F", "mix50", "mix100"]
-    for metric in ("fid", "ppl", "truncation_psi"):
+    for metric in ("fid", "ppl", "ppl_w", "truncation_psi"):
         assert table[metric].notna().all(), metric
     assert table.loc[styled, list(MIXED_FID_METRICS)].notna().all().all()
     assert table.loc[["A", "B"], list(MIXED_FID_METRICS)].isna().all().all()  # no styles: nothing to mix
@@ -273,7 +276,7 @@ def test_the_cpu_chain_trains_every_row_in_the_dag_and_the_report_shows_both_tab
         train = json.loads((work / "results/runs/fashion_mnist" / variant / "seed0/train.json").read_text())
         assert train["settings"]["architecture"] == config.settings(variant)["architecture"]
     html = (work / "results/report/index.html").read_text()
-    assert 'data-metric="fid"' in html and 'data-metric="ppl"' in html
+    assert 'data-metric="fid"' in html and 'data-metric="ppl"' in html and 'data-metric="ppl_w"' in html
     assert 'data-metric="fid_mix1"' not in html  # the mixed FIDs are one table, not four
     mixing = html[html.index('data-metric="fid_mix"'):]
     mixing = mixing[:mixing.index("</table>")]

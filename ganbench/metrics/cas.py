@@ -21,7 +21,7 @@ import torch
 
 from ganbench.metrics.classifier import train_classifier
 from ganbench.metrics.conditional import is_conditional
-from ganbench.metrics.registry import Score, metric
+from ganbench.metrics.registry import Option, Score, metric
 from ganbench.train.conditioning import balanced_labels
 from ganbench.train.trainer import to_uint8
 
@@ -68,9 +68,30 @@ def _floor(ctx: FloorContext) -> dict[str, Any]:
     return {"cas": test_accuracy(x, y, ctx.data, cas), "cas_samples": n}
 
 
+OPTION = Option("cas", {"samples": 10_000, "epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "width": 16}, {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Classification accuracy score of conditional generators (Ravuri & Vinyals 2019): a classifier of "
+                   "the domain classifier's architecture trained on `samples` generated images of balanced labels, "
+                   "tested on the real test split; the data row trains it on as many real training images.",
+    "properties": {
+        "samples": {"type": "integer", "minimum": 10,
+                    "description": "Generated (and, for the data row, real) training images."},
+        "epochs": {"type": "number", "exclusiveMinimum": 0},
+        "batch_size": {"type": "integer", "minimum": 1},
+        "lr": {"type": "number", "exclusiveMinimum": 0},
+        "seed": {"type": "integer", "minimum": 0,
+                 "description": "Noise of the generated set and the classifier's initialisation."},
+        "width": {"type": "integer", "minimum": 1,
+                  "description": "Channels of the first conv block (the second has twice)."},
+    },
+})
+
+
 @metric("cas", kinds=("image",), needs=("classes", "heldout"), when=is_conditional, position=55,
         scores=(Score("cas", "Classification accuracy score (CAS)", "higher", "{:.3f}", _describe),),
-        records=("cas_samples",), floor=_floor)
+        records=("cas_samples",), floor=_floor,
+        options=(OPTION,))
 def cas(ctx: RunContext) -> dict[str, Any]:
     options = ctx.options["cas"]
     net, z_dim = ctx.generator

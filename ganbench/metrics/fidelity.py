@@ -33,7 +33,7 @@ from ganbench.metrics.kid import kid as kid_metric
 from ganbench.metrics.kid import real_sums
 from ganbench.metrics.manifold import knn_radii, prdc
 from ganbench.metrics.modes import histogram_coverage, label_counts, min_samples, reached
-from ganbench.metrics.registry import Figure, Score, metric
+from ganbench.metrics.registry import Figure, Option, Score, metric
 from ganbench.report.budget import budget_figure
 
 if TYPE_CHECKING:
@@ -178,7 +178,18 @@ def _fidelity_figures(ctx: FigureContext) -> Iterator[tuple[str, Path]]:
         records=("kid_std", "is_std", "extractor", "prc_extractor", "fid_curve", "snapshot_fid_cpu_seconds"),
         nan_records=("kid_std", "is_std"),
         floor=_fidelity_floor, real=_fidelity_real,
-        figures=(Figure("fidelity", _fidelity_figures), budget_figure("fidelity")))
+        figures=(Figure("fidelity", _fidelity_figures), budget_figure("fidelity")),
+        options=(
+            Option("kid_subset_size", 1000, {
+                "type": "integer", "minimum": 2,
+                "description": "Samples per KID subset (capped at the samples there are)."}),
+            Option("kid_subsets", 100, {"type": "integer", "minimum": 1,
+                                        "description": "KID subsets; KID is their mean, kid_std their spread."}),
+            Option("prc_neighborhood", 3, {"type": "integer", "minimum": 1,
+                                           "description": "k of precision/recall (Kynkäänniemi et al.)"}),
+            Option("dc_neighborhood", 5, {"type": "integer", "minimum": 1,
+                                          "description": "k of density/coverage (Naeem et al.)"}),
+        ))
 def fidelity(ctx: RunContext) -> dict[str, Any]:
     """FID, KID, IS, precision/recall, density/coverage of the final weights; FID of every training snapshot (best
     and final are reported, since GANs often collapse late)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganbench.metrics.registry import Score, metric
+from ganbench.metrics.registry import Option, Score, metric
 
 if TYPE_CHECKING:
     from ganbench.metrics.context import FloorContext, RealContext, RunContext
@@ -87,7 +87,11 @@ def _floor(ctx: FloorContext) -> dict[str, Any]:
                                 "(classifier features): ≈ 1 generalises, < 1 suggests copying training images, > 1 "
                                 "also means samples far from the data"),),
         records=("nn_train_distance", "memorization_samples", "nn_train_distance_heldout"),
-        real=_reference, floor=_floor)
+        real=_reference, floor=_floor,
+        options=(Option("memorization_samples", 1000, {
+            "type": "integer", "minimum": 2,
+            "description": "Generated (and as many held-out real) samples in the nearest-training-neighbour check."}),
+        ))
 def memorization(ctx: RunContext) -> dict[str, Any]:
     from ganbench.metrics.extractors import CLASS_FEATURES
 

@@ -1,10 +1,18 @@
-"""Perceptual path length (Karras et al. 2019, section 4.2) by torch-fidelity's implementation
-(``torch_fidelity.calculate_metrics(ppl=True)``).
+"""Perceptual path length (Karras et al. 2019, section 4.2), in Z by torch-fidelity and in W by ganbench.
 
-PPL is E[d(G(z₀), G(lerp(z₀, z₁, ε))) / ε²] over random code pairs, with the lowest and highest percent of the
-distances left out (torch-fidelity's defaults: 1st–99th percentile, applied here: ``discard_outliers``); lower
-means the images change smoothly along paths in the latent space. torch-fidelity interpolates the codes z (full
-paths, linear interpolation at ε = 1e-4), its defaults.
+PPL is E[d(G(lerp(a, b, t)), G(lerp(a, b, t + ε))) / ε²] over random pairs of latents (a, b), with the lowest and
+highest percent of the distances left out (1st–99th percentile, as torch-fidelity and the paper's code do:
+``discard_outliers``); lower means the images change smoothly along paths in the latent space.
+
+- ``ppl``: torch-fidelity's implementation (``torch_fidelity.calculate_metrics(ppl=True)``), in the codes z. It
+  starts every path at its first code (t = 0, the paper's "end" sampling) and steps linearly towards the second by
+  ε = 1e-4, its defaults.
+- ``ppl_w``: in the intermediate latent space W of the style-based generator, the space the paper measures
+  style-based generators in (its Tables 3 and 4): both codes are mapped to w (and truncated by the run's ψ), t is
+  uniform in [0, 1] (the paper's "full" sampling) and the interpolation is linear, as in NVlabs' StyleGAN
+  ``metrics/perceptual_path_length.py`` (space "w"). torch-fidelity cannot interpolate in W (it interpolates the
+  generator's input), so ganbench draws these paths itself and measures them with the same torch-fidelity sample
+  similarity. A generator without a mapping network (``mapping_layers: 0``) has w = the normalised code.
 
 The distance d (``evaluation.ppl_similarity``) is the paper's LPIPS (torch-fidelity's ``lpips-vgg16``: VGG16
 ImageNet features with the LPIPS linear heads) where its two weights files are in torch's hub cache
@@ -18,7 +26,8 @@ layer and no learned weights). The two are not on the same scale; the metrics re
 
 The images are compared unquantised (float, not uint8: at ε = 1e-4 a rounded image would mostly change by zero
 or one level), and both ends of a pair get the same per-pixel noise of the noise inputs (the paper's protocol;
-otherwise the noise alone would dominate d / ε²).
+otherwise the noise alone would dominate d / ε²). A conditional generator draws one label per path, the same at both
+ends (as torch-fidelity does).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganbench.metrics.registry import Score, metric
+from ganbench.metrics.registry import Option, Score, metric
 
 if TYPE_CHECKING:
     from ganbench.metrics.context import RunContext
@@ -113,6 +122,52 @@ class PairedNoise(nn.Module):
         return x.expand(-1, 3, -1, -1) if self.rgb and x.shape[1] == 1 else x
 
 
+def _similarity(name: str, classifier_path: str | Path | None, device: torch.device) -> nn.Module:
+    """torch-fidelity's sample similarity ``name`` as its PPL builds it (LPIPS compares at 64 × 64)."""
+    from torch_fidelity.utils import create_sample_similarity
+
+    _register()
+    if name == LPIPS:
+        return create_sample_similarity(name, cuda=device.type == "cuda", sample_similarity_resize=64,
+                                        sample_similarity_dtype=None, verbose=False)
+    return create_sample_similarity(name, cuda=device.type == "cuda", verbose=False,
+                                    feature_extractor_weights_path=str(classifier_path))
+
+
+def _style_parts(net: nn.Module) -> tuple[nn.Module, Any]:
+    """(the style-based generator inside ``net``, z ↦ its input code for one label per sample or None)."""
+    from ganbench.train.conditioning import LabelledSampler, balanced_labels
+
+    if isinstance(net, LabelledSampler):
+        k = net.conditioning.k
+        return net.generator, lambda z: net.conditioning.code(z, balanced_labels(z.shape[0], k, z.device))
+    return net, lambda z: z
+
+
+@torch.no_grad()
+def w_path_lengths(net: nn.Module, z_dim: int, n: int, eps: float, batch_size: int, seed: int,
+                   device: torch.device, similarity: nn.Module, rgb: bool) -> np.ndarray:
+    """d / ε² of ``n`` paths in W (t uniform in [0, 1], linear interpolation; unfiltered): the codes and t come
+    from ``seed``, each batch's noise inputs from (``seed``, batch) for both ends."""
+    from ganbench.metrics.context import seeded
+
+    gen, code = _style_parts(net)
+    rng = torch.Generator().manual_seed(int(seed))
+    out = []
+    for i, start in enumerate(range(0, n, batch_size)):
+        b = min(batch_size, n - start)
+        z0, z1 = (torch.randn(b, z_dim, generator=rng).to(device) for _ in range(2))
+        t = torch.rand(b, 1, generator=rng).to(device)
+        w0, w1 = (gen.truncate(gen.mapping(code(z))) for z in (z0, z1))
+        ends = []
+        for w in (torch.lerp(w0, w1, t), torch.lerp(w0, w1, t + eps)):
+            with seeded(seed, i, device):
+                x = gen.synthesis(gen.broadcast(w)).float().add(1.0).mul(127.5).clamp(0, 255)
+            ends.append(x.expand(-1, 3, -1, -1) if rgb and x.shape[1] == 1 else x)
+        out.append((similarity(*ends) / eps ** 2).double().cpu().numpy())
+    return np.concatenate(out)
+
+
 def perceptual_path_length(net: nn.Module, z_dim: int, options: dict[str, Any], device: torch.device,
                            classifier_path: str | Path | None) -> dict[str, Any]:
     """{"ppl", "ppl_std", "ppl_similarity", "ppl_samples", "ppl_epsilon"} of ``net`` (codes of size ``z_dim``)."""
@@ -122,7 +177,7 @@ def perceptual_path_length(net: nn.Module, z_dim: int, options: dict[str, Any], 
     _register()
     name = similarity_name(options["ppl_similarity"])
     if name == CLASSIFIER_SIMILARITY and classifier_path is None:
-        return {"ppl": math.nan, "ppl_similarity": None}
+        return {"ppl": math.nan, "ppl_w": math.nan, "ppl_similarity": None}
     n, eps = int(options["ppl_samples"]), float(options["ppl_epsilon"])
     model = GenerativeModelModuleWrapper(PairedNoise(net, int(options["seed"]), device, rgb=name == LPIPS), z_dim,
                                          "normal", 0, make_eval=False)
@@ -134,8 +189,10 @@ def perceptual_path_length(net: nn.Module, z_dim: int, options: dict[str, Any], 
         rng_seed=int(options["seed"]), batch_size=int(options["batch_size"]), cuda=device.type == "cuda",
         verbose=False, cache=False)
     kept = discard_outliers(np.asarray(out["perceptual_path_length_raw"], dtype=np.float64))
-    return {"ppl": float(kept.mean()), "ppl_std": float(kept.std()), "ppl_similarity": name, "ppl_samples": n,
-            "ppl_epsilon": eps}
+    w_kept = discard_outliers(w_path_lengths(net, z_dim, n, eps, int(options["batch_size"]), int(options["seed"]),
+                                             device, _similarity(name, classifier_path, device), name == LPIPS))
+    return {"ppl": float(kept.mean()), "ppl_std": float(kept.std()), "ppl_w": float(w_kept.mean()),
+            "ppl_w_std": float(w_kept.std()), "ppl_similarity": name, "ppl_samples": n, "ppl_epsilon": eps}
 
 
 def discard_outliers(distances: np.ndarray, lower: float = DISCARD[0], higher: float = DISCARD[1]) -> np.ndarray:
@@ -151,17 +208,37 @@ def _has_truncation(settings: dict[str, Any]) -> bool:
     return settings["architecture"]["name"] == "stylegan"
 
 
+_DISTANCE = ("d / ε² with d LPIPS (VGG16) where its weights are available, else the squared distance of "
+             "unit-normalised domain-classifier features; the note under the table says which (stylegan runs)")
+
+
 def _describe(o: dict[str, Any]) -> str:
-    return (f"torch-fidelity's PPL over {o['ppl_samples']} paths (full paths in z, ε = {o['ppl_epsilon']:g}, "
-            "1st–99th percentile), d / ε² with d LPIPS (VGG16) where its weights are available, else the squared "
-            "distance of unit-normalised domain-classifier features; the note under the table says which "
-            "(stylegan runs)")
+    return (f"torch-fidelity's PPL over {o['ppl_samples']} paths in z (path ends: t = 0, linear step "
+            f"ε = {o['ppl_epsilon']:g}, 1st–99th percentile), " + _DISTANCE)
+
+
+def _describe_w(o: dict[str, Any]) -> str:
+    return (f"PPL over {o['ppl_samples']} paths in W, the paper's space for style-based generators (full paths: "
+            f"t uniform in [0, 1], linear, ε = {o['ppl_epsilon']:g}, 1st–99th percentile), " + _DISTANCE)
 
 
 @metric("ppl", kinds=("image",), when=_has_truncation, position=16,
-        scores=(Score("ppl", "Perceptual path length", "lower", "{:.1f}", _describe),),
-        records=("ppl_std", "ppl_similarity", "ppl_samples", "ppl_epsilon"))
+        scores=(Score("ppl", "Perceptual path length (Z, end)", "lower", "{:.1f}", _describe),
+                Score("ppl_w", "Perceptual path length (W, full)", "lower", "{:.1f}", _describe_w)),
+        records=("ppl_std", "ppl_w_std", "ppl_similarity", "ppl_samples", "ppl_epsilon"),
+        options=(
+            Option("ppl_samples", 2000, {
+                "type": "integer", "minimum": 2,
+                "description": "Path pairs of the perceptual path length (stylegan runs; the paper: 100 000)."}),
+            Option("ppl_epsilon", 1e-4, {"type": "number", "exclusiveMinimum": 0,
+                                         "description": "Step along the path of PPL (paper: 1e-4)."}),
+            Option("ppl_similarity", "auto", {
+                "enum": list(SIMILARITIES), "description":
+                    "The image distance of PPL: torch-fidelity's LPIPS (needs its VGG16 and LPIPS weights in torch's "
+                    "hub cache), the dataset's domain classifier features, or auto (LPIPS when its weights are there, "
+                    "else the classifier)."}, check=check_similarity),
+        ))
 def ppl(ctx: RunContext) -> dict[str, Any]:
-    """Perceptual path length of the final generator (truncated by the run's ψ)."""
+    """Perceptual path lengths of the final generator in Z and in W (truncated by the run's ψ)."""
     net, z_dim = ctx.generator
     return perceptual_path_length(net, z_dim, ctx.options, ctx.device, ctx.shared.classifier_path)

@@ -24,6 +24,10 @@ metrics. A new metric is one module plus its name in ``MODULES``::
   ``when``: a further condition on the run's settings (e.g. a Wasserstein critic).
 - ``floor``: the real-vs-real values (``FloorContext``: the other split plays the generator), ``real``: what the
   once-per-dataset real side stores for the runs (``RealContext``), ``figures``: the report's plots of it.
+- ``options``: the ``evaluation`` options the family alone reads, one ``Option`` each (name, default, JSON schema).
+  The config's schema and defaults take them from here (``ganbench.config.evaluation_defaults``), so a metric with
+  options is still one module: ``evaluation.<name>`` is checked, defaulted and part of the evaluation spec like
+  the shared options (``num_samples``, ``batch_size``, ``feature_extractor``, ...), which ganbench.config keeps.
 """
 
 from __future__ import annotations
@@ -125,6 +129,33 @@ class Score:
 
 
 @dataclass(frozen=True)
+class Option:
+    """An option of the config's ``evaluation`` section that one metric family owns: its default and the JSON
+    schema a config's value must match (a mapping of sub-options is one option with an object schema)."""
+
+    name: str
+    default: Any
+    schema: dict[str, Any]
+    check: Callable[[Any], None] | None = None  # a check beyond the schema at config-check time (raises ConfigError)
+
+    def __post_init__(self) -> None:
+        import jsonschema
+
+        where = f"evaluation option {self.name!r}"
+        if not self.name.isidentifier():
+            raise DeclarationError(f"{where}: the name must be an identifier")
+        if not self.schema.get("description"):
+            raise DeclarationError(f"{where}: its schema needs a description (the config's documentation)")
+        try:
+            jsonschema.Draft202012Validator.check_schema(self.schema)
+        except jsonschema.SchemaError as exc:
+            raise DeclarationError(f"{where}: not a valid JSON schema ({exc.message})") from None
+        problem = next(jsonschema.Draft202012Validator(self.schema).iter_errors(self.default), None)
+        if problem is not None:
+            raise DeclarationError(f"{where}: the default {self.default!r} fails its own schema ({problem.message})")
+
+
+@dataclass(frozen=True)
 class Figure:
     """A plot the report draws for each dataset a family applies to: ``make(ctx)`` returns the (title, png path)
     pairs it drew (none when there is nothing finite to show)."""
@@ -146,6 +177,7 @@ class Metric:
     floor: Callable[["FloorContext"], dict[str, Any]] | None = None
     real: Callable[["RealContext"], dict[str, Any]] | None = None
     figures: tuple[Figure, ...] = ()
+    options: tuple[Option, ...] = ()  # the evaluation options only this family reads
     position: int = 100  # tables in the report: by position, then name
 
     def __post_init__(self) -> None:
@@ -207,6 +239,11 @@ def metric(name: str, *, scores: Iterable[Score], kinds: Iterable[str], **declar
         for s in full:
             if s.name in taken:
                 raise DeclarationError(f"metric {name!r}: score {s.name!r} is already declared by {taken[s.name]!r}")
+        owned = {o.name: m for m in METRICS for o in METRICS.get(m).options}
+        for o in declaration.get("options", ()):
+            if o.name in owned:
+                raise DeclarationError(f"metric {name!r}: evaluation option {o.name!r} is already declared by "
+                                       f"{owned[o.name]!r}")
         METRICS.register(name)(Metric(name, compute, full, kinds_t, **declaration))
         return compute
 
@@ -226,6 +263,11 @@ def ordered() -> list[Metric]:
     """Every family in report order (``position``, then name)."""
     registry = load()
     return sorted((registry.get(n) for n in registry), key=lambda m: (m.position, m.name))
+
+
+def options() -> dict[str, Option]:
+    """Every evaluation option a metric family declares, by name (in report order of the families)."""
+    return {o.name: o for family in ordered() for o in family.options}
 
 
 def scores() -> Iterator[Score]:

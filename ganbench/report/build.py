@@ -80,7 +80,7 @@ def build_report(config: Config, metrics_csv: str | Path, out_dir: str | Path,
     for view in tables:
         view["published"] = published_view(view["t"], config, reference)
         view["quality"] = views.mixture_quality_notes(view["t"], df, labels)
-        if view["t"].metric.name == "ppl":
+        if registry.family_of(view["t"].metric.name).name == "ppl":
             view["quality"] += ppl_notes(df)
 
     env = Environment(loader=PackageLoader("ganbench.report", "templates"),

@@ -40,9 +40,9 @@ def build_table(df: pd.DataFrame, metric: str, variants: list[tuple[str, str]], 
     defaults)."""
     spec = score(metric)
     if options is None:
-        from ganbench.config import EVALUATION_DEFAULTS
+        from ganbench.config import evaluation_defaults
 
-        options = EVALUATION_DEFAULTS
+        options = evaluation_defaults()
     description = spec.describe(options)
     if metric not in df.columns:
         return None
