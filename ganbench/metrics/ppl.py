@@ -134,31 +134,22 @@ def _similarity(name: str, classifier_path: str | Path | None, device: torch.dev
                                     feature_extractor_weights_path=str(classifier_path))
 
 
-def _style_parts(net: nn.Module) -> tuple[nn.Module, Any]:
-    """(the style-based generator inside ``net``, z ↦ its input code for one label per sample or None)."""
-    from ganbench.train.conditioning import LabelledSampler, balanced_labels
-
-    if isinstance(net, LabelledSampler):
-        k = net.conditioning.k
-        return net.generator, lambda z: net.conditioning.code(z, balanced_labels(z.shape[0], k, z.device))
-    return net, lambda z: z
-
-
 @torch.no_grad()
 def w_path_lengths(net: nn.Module, z_dim: int, n: int, eps: float, batch_size: int, seed: int,
                    device: torch.device, similarity: nn.Module, rgb: bool) -> np.ndarray:
     """d / ε² of ``n`` paths in W (t uniform in [0, 1], linear interpolation; unfiltered): the codes and t come
     from ``seed``, each batch's noise inputs from (``seed``, batch) for both ends."""
     from ganbench.metrics.context import seeded
+    from ganbench.metrics.mixing import style_parts
 
-    gen, code = _style_parts(net)
+    gen, codes = style_parts(net)
     rng = torch.Generator().manual_seed(int(seed))
     out = []
     for i, start in enumerate(range(0, n, batch_size)):
         b = min(batch_size, n - start)
-        z0, z1 = (torch.randn(b, z_dim, generator=rng).to(device) for _ in range(2))
+        z = torch.stack([torch.randn(b, z_dim, generator=rng) for _ in range(2)], 1).to(device)  # (b, 2 ends, z)
         t = torch.rand(b, 1, generator=rng).to(device)
-        w0, w1 = (gen.truncate(gen.mapping(code(z))) for z in (z0, z1))
+        w0, w1 = gen.truncate(gen.mapping(codes(z).flatten(0, 1))).view(b, 2, -1).unbind(1)
         ends = []
         for w in (torch.lerp(w0, w1, t), torch.lerp(w0, w1, t + eps)):
             with seeded(seed, i, device):
